@@ -1,0 +1,42 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { secureHeaders } from 'hono/secure-headers';
+import { BOARD_PATH, boardRoutes } from './board.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+import { mountDocs } from './docs.js';
+import { handleError, handleNotFound, validationError } from './errors.js';
+import { requireKey } from './middleware/auth.js';
+import { requestContext } from './middleware/request-context.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
+import { providerRoutes } from './routes/providers.js';
+import { runRoutes } from './routes/runs.js';
+import { workflowRoutes } from './routes/workflows.js';
+
+/** The web process's Hono app. Pure: tests call `createApp(deps).request(...)` with no port. */
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target === 'json' ? 'body' : result.target);
+    },
+  });
+  app.use('*', requestContext(deps.log));
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.route('/', healthRoutes(deps));
+  app.route(BOARD_PATH, boardRoutes(deps));
+  app.use('/v1/*', requireKey(deps.db));
+  app.route('/', workflowRoutes(deps));
+  app.route('/', runRoutes(deps));
+  app.route('/', providerRoutes(deps));
+  app.route('/', credentialRoutes(deps));
+  app.route('/', keyRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  mountDocs(app);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,25 @@
+import type { Database } from '../../db/database.js';
+import type { KeyPrincipal } from '../../db/api-keys.js';
+import type { Config } from '../../lib/config.js';
+import type { EngineDeps } from '../../lib/engine/deps.js';
+import type { Logger } from '../../lib/logger.js';
+import type { QueueBackend } from '../../lib/queue.js';
+
+/** Everything the web process's routes need, built once by main.ts (or by a test). */
+export interface ApiDeps {
+  db: Database;
+  queues: QueueBackend;
+  config: Config;
+  log: Logger;
+  engine: EngineDeps;
+  /** Queues shown in Bull Board. */
+  queueNames: readonly string[];
+}
+
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    principal: KeyPrincipal;
+  };
+}

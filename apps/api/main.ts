@@ -1,0 +1,39 @@
+import { serve } from '@hono/node-server';
+import { createDb, createPool } from '../../db/database.js';
+import { ensureBootstrapKey } from '../../lib/auth/bootstrap.js';
+import { loadConfigOrExit } from '../../lib/config.js';
+import { engineDeps } from '../../lib/engine/engine-deps.js';
+import { allQueueNames } from '../../lib/engine/queues.js';
+import { createLogger } from '../../lib/logger.js';
+import { createQueueBackend } from '../../lib/queue.js';
+import { installShutdown } from '../../lib/shutdown.js';
+import { createApp } from './app.js';
+
+const config = loadConfigOrExit();
+const log = createLogger({ level: config.LOG_LEVEL, name: 'web' });
+const pool = createPool({ connectionString: config.DATABASE_URL, max: 20, applicationName: 'conveyor-web' });
+const db = createDb(pool);
+const queues = createQueueBackend(config, log);
+
+if (config.BOOTSTRAP_API_KEY) {
+  try {
+    const { created } = await ensureBootstrapKey(db, config.BOOTSTRAP_API_KEY);
+    if (created) log.info('bootstrap admin key created in the default workspace');
+  } catch (err) {
+    // Usually migrations not applied yet: /readyz says so, and the key is retried at next start.
+    log.error({ err: (err as Error).message }, 'could not ensure BOOTSTRAP_API_KEY; is the database migrated?');
+  }
+}
+
+const engine = engineDeps({ db, queues, config, log });
+const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry) });
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
+  log.info({ port: info.port, queue: queues.description, database: pool.options.host ?? 'url' }, 'web listening');
+});
+
+installShutdown(log, config.SHUTDOWN_GRACE_MS, [
+  // Stop accepting connections and let in-flight requests finish; idle keep-alives are closed.
+  { name: 'http', close: () => new Promise<void>((resolve) => { server.close(() => resolve()); (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.(); }) },
+  { name: 'queues', close: () => queues.close() },
+  { name: 'database', close: () => db.destroy() },
+]);

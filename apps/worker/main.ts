@@ -1,0 +1,27 @@
+import { hostname } from 'node:os';
+import { createDb, createPool } from '../../db/database.js';
+import { loadConfigOrExit } from '../../lib/config.js';
+import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
+import { engineDeps } from '../../lib/engine/engine-deps.js';
+import { createLogger } from '../../lib/logger.js';
+import { createQueueBackend } from '../../lib/queue.js';
+import { installShutdown } from '../../lib/shutdown.js';
+import { startConsumers } from './consumers.js';
+
+const config = loadConfigOrExit();
+const log = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+const pool = createPool({ connectionString: config.DATABASE_URL, max: Math.min(50, config.WORKER_CONCURRENCY + 5), applicationName: 'conveyor-worker' });
+const db = createDb(pool);
+const queues = createQueueBackend(config, log);
+const deps = engineDeps({ db, queues, config, log });
+const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log);
+const workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
+log.info({ host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');
+
+installShutdown(log, config.SHUTDOWN_GRACE_MS, [
+  // Worker.close() stops taking jobs and waits for the in-flight ones to finish.
+  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+  { name: 'cancel listener', close: () => cancellations.close() },
+  { name: 'queues', close: () => queues.close() },
+  { name: 'database', close: () => db.destroy() },
+]);

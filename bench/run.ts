@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import { createQueueBackend, type QueueBackend } from '../lib/queue.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
+import { freePort } from '../scripts/free-port.js';
+import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
+import { median, percentile, round, withConcurrency } from './stats.js';
+
+/**
+ * `npm run bench`: raw BullMQ against Conveyor on the same backend, worker processes and
+ * concurrency, in one run. Every figure the README quotes comes from here.
+ *
+ * Env: DATABASE_URL (a server to create a scratch database on; else embedded PostgreSQL),
+ * REDIS_URL (default redis://127.0.0.1:6379 when it answers), BENCH_BACKENDS (redis,postgres),
+ * BENCH_WORKERS (2), BENCH_CONCURRENCY (20), BENCH_SCALE (1: multiplies run counts),
+ * BENCH_OUT (bench/results.json).
+ */
+type Backend = 'redis' | 'postgres';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const CLIENTS = 50;
+const n = (count: number) => Math.max(1, Math.round(count * SCALE));
+const quiet = pino({ level: 'silent' });
+
+interface Env { serverUrl: string; redisUrl?: string; stop(): Promise<void> }
+
+async function provision(): Promise<Env> {
+  let embedded: EmbeddedPostgres | undefined;
+  let dir: string | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    dir = await mkdtemp(path.join(tmpdir(), 'conveyor-bench-'));
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort() });
+    serverUrl = embedded.url;
+  }
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redisUp = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+  probe.disconnect();
+  return {
+    serverUrl,
+    redisUrl: redisUp ? redisUrl : undefined,
+    async stop() {
+      await embedded?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function createDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `conveyor_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Bytes the backend holds under our prefix: Redis keys, or the bullmq schema's tables. */
+async function queueBytes(backend: Backend, env: Record<string, string>): Promise<number> {
+  if (backend === 'redis') {
+    const redis = new Redis(env.REDIS_URL!);
+    let total = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.QUEUE_PREFIX}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) total += Number((await redis.memory('USAGE', key)) ?? 0);
+    } while (cursor !== '0');
+    redis.disconnect();
+    return total;
+  }
+  const c = new pg.Client({ connectionString: env.DATABASE_URL });
+  await c.connect();
+  await c.query('VACUUM');
+  const { rows } = await c.query(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bullmq' AND c.relkind = 'r'`);
+  await c.end();
+  return Number(rows[0].bytes);
+}
+
+async function waitIdle(queues: QueueBackend, name: string, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await queues.queue(name).getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+    if (Object.values(counts).every((c) => c === 0)) return;
+    if (Date.now() > deadline) throw new Error(`queue ${name} not drained: ${JSON.stringify(counts)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function rss(children: AppProcess[]): Promise<{ rssMb: number; peakMb: number }[]> {
+  return Promise.all(children.map(async (p) => {
+    const status = await readFile(`/proc/${p.child.pid}/status`, 'utf8').catch(() => '');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rssMb: round(kb('VmRSS') / 1024), peakMb: round(kb('VmHWM') / 1024) };
+  }));
+}
+
+async function raw(backend: Backend, env: Record<string, string>) {
+  const queues = createQueueBackend({ REDIS_URL: env.REDIS_URL, DATABASE_URL: env.DATABASE_URL!, QUEUE_PREFIX: env.QUEUE_PREFIX! }, quiet);
+  const queue = queues.queue('raw');
+  const payload = () => ({ runId: crypto.randomUUID(), nodeId: 'step' });
+  const opts = { removeOnComplete: { age: 3600, count: 1000 } };
+
+  const sample = n(1000);
+  const before = await queueBytes(backend, env);
+  await queue.addBulk(Array.from({ length: sample }, () => ({ name: 'node', data: payload(), opts })));
+  const bytesPerJob = (await queueBytes(backend, env) - before) / sample;
+  await queue.obliterate({ force: true });
+
+  const workers = Array.from({ length: WORKERS }, () => startProcess('bench/raw-worker.ts', { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  await Promise.all(workers.map((w) => w.waitFor(/raw worker ready/, 30_000)));
+  const jobs = n(5000);
+  const t0 = performance.now();
+  for (let i = 0; i < jobs; i += 500) {
+    await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, () => ({ name: 'node', data: payload(), opts })));
+  }
+  await waitIdle(queues, 'raw');
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(workers.map((w) => w.stop()));
+  await queue.obliterate({ force: true });
+  await queues.close();
+  return { jobsPerSecond: round(jobs / seconds), bytesPerJob: Math.round(bytesPerJob), jobs };
+}
+
+interface Client { post(path: string, body: unknown): Promise<{ status: number; body: any; ms: number }> }
+
+function client(baseUrl: string, key: string): Client {
+  return {
+    async post(p, body) {
+      const t0 = performance.now();
+      const res = await fetch(baseUrl + p, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const parsed = await res.json();
+      return { status: res.status, body: parsed, ms: performance.now() - t0 };
+    },
+  };
+}
+
+const chain = (name: string, length: number) => ({
+  name,
+  nodes: Array.from({ length }, (_, i) => ({ id: `s${i}`, type: 'noop', params: { i } })),
+  edges: Array.from({ length: length - 1 }, (_, i) => ({ from: `s${i}`, to: `s${i + 1}` })),
+});
+const fan = (name: string, width: number) => ({
+  name,
+  nodes: [{ id: 'start', type: 'noop', params: {} }, ...Array.from({ length: width }, (_, i) => ({ id: `b${i}`, type: 'noop', params: { i } })), { id: 'end', type: 'noop', params: {} }],
+  edges: Array.from({ length: width }, (_, i) => [{ from: 'start', to: `b${i}` }, { from: `b${i}`, to: 'end' }]).flat(),
+});
+
+async function startRuns(api: Client, workflow: string, count: number, clients = CLIENTS): Promise<{ ids: string[]; latencies: number[]; sentAt: Map<string, number> }> {
+  const ids: string[] = [];
+  const latencies: number[] = [];
+  const sentAt = new Map<string, number>();
+  await withConcurrency(Array.from({ length: count }, (_, i) => i), clients, async () => {
+    const sent = Date.now();
+    const res = await api.post(`/v1/workflows/${workflow}/runs`, { input: {} });
+    if (res.status !== 202) throw new Error(`POST runs: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(res.body.id);
+    latencies.push(res.ms);
+    sentAt.set(res.body.id, sent);
+  });
+  return { ids, latencies, sentAt };
+}
+
+/** Waits until every run is terminal; returns the epoch ms of the last finish (database clock = this machine's). */
+async function waitRuns(db: pg.Client, ids: string[], timeoutMs = 600_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled'))::int AS done,
+              count(*) FILTER (WHERE status <> 'succeeded' AND status IN ('failed','cancelled'))::int AS bad,
+              (extract(epoch FROM max(finished_at)) * 1000)::float8 AS last
+         FROM runs WHERE id = ANY($1::uuid[])`, [ids]);
+    if (rows[0].bad > 0) throw new Error(`${rows[0].bad} benchmark runs did not succeed`);
+    if (rows[0].done === ids.length) return rows[0].last;
+    if (Date.now() > deadline) throw new Error(`runs not finished: ${rows[0].done}/${ids.length}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function engine(backend: Backend, env: Record<string, string>) {
+  const port = await freePort();
+  const key = env.BOOTSTRAP_API_KEY!;
+  const migrate = startProcess(ENTRIES.migrate, env);
+  if ((await migrate.exited).code !== 0) throw new Error(`migrate failed:\n${migrate.lines.join('\n')}`);
+  const web = startProcess(ENTRIES.web, { ...env, PORT: String(port) });
+  await web.waitFor(/web listening/, 30_000);
+  const api = client(`http://127.0.0.1:${port}`, key);
+  const db = new pg.Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  for (const wf of [chain('one', 1), chain('chain10', 10), fan('fan50', 50), chain('chain40', 40)]) {
+    const res = await api.post('/v1/workflows', wf);
+    if (res.status !== 201) throw new Error(`create ${wf.name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  // Queue footprint of runs waiting for a worker: no worker is running yet.
+  const sample = n(1000);
+  const before = await queueBytes(backend, env);
+  const queued = await startRuns(api, 'one', sample);
+  const bytesPerRun = (await queueBytes(backend, env) - before) / sample;
+
+  const workers = Array.from({ length: WORKERS }, () => startProcess(ENTRIES.worker, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  await Promise.all(workers.map((w) => w.waitFor(/worker consuming/, 30_000)));
+  await waitRuns(db, queued.ids);
+
+  const throughput = async (workflow: string, runs: number, nodesPerRun: number) => {
+    const t0 = Date.now();
+    const started = await startRuns(api, workflow, runs);
+    const last = await waitRuns(db, started.ids);
+    const seconds = (last - t0) / 1000;
+    return { runs, nodesPerSecond: round((runs * nodesPerRun) / seconds), runsPerSecond: round(runs / seconds), latencies: started.latencies };
+  };
+  const one = await throughput('one', n(2000), 1);
+  const chain10 = await throughput('chain10', n(200), 10);
+  const fan50 = await throughput('fan50', n(40), 52);
+
+  // Trigger → first node start on an idle system: runs paced 20 ms apart, POST send time to started_at.
+  const paced: { id: string; sent: number }[] = [];
+  for (let i = 0; i < n(200); i++) {
+    const sent = Date.now();
+    const res = await api.post('/v1/workflows/one/runs', { input: {} });
+    paced.push({ id: res.body.id, sent });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await waitRuns(db, paced.map((p) => p.id));
+  const { rows: starts } = await db.query(
+    `SELECT run_id, (extract(epoch FROM min(started_at)) * 1000)::float8 AS started FROM node_runs WHERE run_id = ANY($1::uuid[]) GROUP BY run_id`,
+    [paced.map((p) => p.id)]);
+  const sentById = new Map(paced.map((p) => [p.id, p.sent]));
+  const triggerToStart = starts.map((r) => r.started - sentById.get(r.run_id)!);
+
+  // Windmill's workload: one 40-step chain at a time, wall time from creation to finish.
+  const chainWall: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await api.post('/v1/workflows/chain40/runs', { input: {} });
+    await waitRuns(db, [res.body.id]);
+    const { rows } = await db.query(`SELECT (extract(epoch FROM finished_at - created_at) * 1000)::float8 AS ms FROM runs WHERE id = $1`, [res.body.id]);
+    chainWall.push(rows[0].ms);
+  }
+
+  const memory = await rss(workers);
+  await Promise.all([...workers, web].map((p) => p.stop()));
+  await db.end();
+  return {
+    one: { runs: one.runs, nodesPerSecond: one.nodesPerSecond, runsPerSecond: one.runsPerSecond },
+    chain10: { runs: chain10.runs, nodesPerSecond: chain10.nodesPerSecond, runsPerSecond: chain10.runsPerSecond },
+    fan50: { runs: fan50.runs, nodesPerSecond: fan50.nodesPerSecond, runsPerSecond: fan50.runsPerSecond },
+    postRunsMs: { clients: CLIENTS, p50: round(median(one.latencies)), p99: round(percentile(one.latencies, 99)) },
+    triggerToStartMs: { p50: round(median(triggerToStart)), p99: round(percentile(triggerToStart, 99)) },
+    chain40WallMs: { median: round(median(chainWall)), min: round(Math.min(...chainWall)), max: round(Math.max(...chainWall)) },
+    workerMemory: memory,
+    queueBytesPerQueuedRun: Math.round(bytesPerRun),
+  };
+}
+
+async function benchBackend(backend: Backend, env: Env) {
+  const database = await createDatabase(env.serverUrl);
+  const appEnv: Record<string, string> = {
+    DATABASE_URL: database.url,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BOOTSTRAP_API_KEY: `cvy_bench_${randomBytes(16).toString('hex')}`,
+    QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
+    LOG_LEVEL: 'warn',
+    ...(backend === 'redis' ? { REDIS_URL: env.redisUrl! } : {}),
+  };
+  try {
+    if (backend === 'postgres') {
+      const migrate = startProcess(ENTRIES.migrate, appEnv);
+      if ((await migrate.exited).code !== 0) throw new Error(`migrate failed:\n${migrate.lines.join('\n')}`);
+    }
+    console.error(`[${backend}] raw BullMQ baseline…`);
+    const baseline = await raw(backend, appEnv);
+    console.error(`[${backend}] engine…`);
+    const result = await engine(backend, appEnv);
+    return { backend, workers: WORKERS, concurrency: CONCURRENCY, baseline, engine: result, ratio: round(result.one.nodesPerSecond / baseline.jobsPerSecond, 2) };
+  } finally {
+    await database.drop().catch(() => {});
+  }
+}
+
+function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
+  const rows: [string, (r: (typeof results)[number]) => string | number][] = [
+    ['raw BullMQ no-op jobs/s', (r) => r.baseline.jobsPerSecond],
+    ['1-node runs: nodes/s', (r) => r.engine.one.nodesPerSecond],
+    ['  ratio to raw BullMQ', (r) => `${r.ratio}×`],
+    ['10-node chains: nodes/s (runs/s)', (r) => `${r.engine.chain10.nodesPerSecond} (${r.engine.chain10.runsPerSecond})`],
+    ['1→50→1 fan: nodes/s (runs/s)', (r) => `${r.engine.fan50.nodesPerSecond} (${r.engine.fan50.runsPerSecond})`],
+    [`POST /runs p50/p99 ms (${CLIENTS} clients)`, (r) => `${r.engine.postRunsMs.p50} / ${r.engine.postRunsMs.p99}`],
+    ['trigger→first node start p50/p99 ms', (r) => `${r.engine.triggerToStartMs.p50} / ${r.engine.triggerToStartMs.p99}`],
+    ['40-step chain wall ms (median)', (r) => r.engine.chain40WallMs.median],
+    ['worker RSS MB (peak)', (r) => r.engine.workerMemory.map((m) => `${m.rssMb} (${m.peakMb})`).join(', ')],
+    ['queue bytes per queued run', (r) => r.engine.queueBytesPerQueuedRun],
+    ['raw BullMQ bytes per job', (r) => r.baseline.bytesPerJob],
+  ];
+  const header = ['', ...results.map((r) => r.backend)];
+  const body = rows.map(([label, f]) => [label, ...results.map((r) => String(f(r)))]);
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));
+  return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+const env = await provision();
+try {
+  const wanted = (process.env.BENCH_BACKENDS ?? 'redis,postgres').split(',').map((s) => s.trim()) as Backend[];
+  const results = [];
+  for (const backend of wanted) {
+    if (backend === 'redis' && !env.redisUrl) {
+      console.error('[redis] skipped: no Redis answers at REDIS_URL or 127.0.0.1:6379');
+      continue;
+    }
+    results.push(await benchBackend(backend, env));
+  }
+  const out = process.env.BENCH_OUT ?? 'bench/results.json';
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2));
+  console.log(table(results));
+  console.log(`\nJSON written to ${out}`);
+} finally {
+  await env.stop();
+}

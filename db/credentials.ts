@@ -1,0 +1,50 @@
+import { sql } from 'kysely';
+import type { Database } from './database.js';
+import type { CredentialType } from './types.js';
+
+const PUBLIC_COLUMNS = ['id', 'workspace_id', 'name', 'type', 'key_id', 'hints', 'created_at', 'updated_at'] as const;
+
+export async function findCredentialByName(db: Database, workspaceId: string, name: string) {
+  return db.selectFrom('credentials').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
+}
+
+export async function findCredential(db: Database, workspaceId: string, id: string) {
+  return db.selectFrom('credentials').select(PUBLIC_COLUMNS).where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+}
+
+export async function listCredentials(db: Database, workspaceId: string) {
+  return db.selectFrom('credentials').select(PUBLIC_COLUMNS).where('workspace_id', '=', workspaceId).orderBy('name').execute();
+}
+
+export interface SealedRow { key_id: string; nonce: Buffer; ciphertext: Buffer }
+
+export async function insertCredential(
+  db: Database,
+  row: { id: string; workspaceId: string; name: string; type: CredentialType; hints: Record<string, string> } & SealedRow,
+) {
+  return db
+    .insertInto('credentials')
+    .values({ id: row.id, workspace_id: row.workspaceId, name: row.name, type: row.type, key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext, hints: JSON.stringify(row.hints) })
+    .returning(PUBLIC_COLUMNS)
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateCredentialSecret(db: Database, workspaceId: string, id: string, sealed: SealedRow, hints: Record<string, string>, expectedKeyId?: string) {
+  let q = db
+    .updateTable('credentials')
+    .set({ key_id: sealed.key_id, nonce: sealed.nonce, ciphertext: sealed.ciphertext, hints: JSON.stringify(hints), updated_at: sql<Date>`now()` })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id);
+  if (expectedKeyId) q = q.where('key_id', '=', expectedKeyId);
+  return q.returning(PUBLIC_COLUMNS).executeTakeFirst();
+}
+
+export async function deleteCredential(db: Database, workspaceId: string, id: string): Promise<boolean> {
+  const res = await db.deleteFrom('credentials').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+/** Credentials not yet under `currentKeyId`: what key rotation still has to re-encrypt. */
+export async function credentialsNotUnderKey(db: Database, currentKeyId: string, limit: number) {
+  return db.selectFrom('credentials').selectAll().where('key_id', '<>', currentKeyId).limit(limit).execute();
+}

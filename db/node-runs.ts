@@ -1,0 +1,181 @@
+import { sql } from 'kysely';
+import type { Database } from './database.js';
+import type { ErrorJson, JsonValue, NodeStatus } from './types.js';
+
+export interface NewNodeRun { run_id: string; node_id: string; type: string; status: NodeStatus; output?: JsonValue }
+
+export async function insertNodeRuns(db: Database, rows: readonly NewNodeRun[]) {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('node_runs')
+    .values(rows.map((r) => ({
+      ...r,
+      output: r.output === undefined ? null : JSON.stringify(r.output),
+      queued_at: r.status === 'queued' ? sql<Date>`now()` : null,
+      finished_at: r.status === 'succeeded' ? sql<Date>`now()` : null,
+    })))
+    .execute();
+}
+
+export async function nodeStatuses(db: Database, runId: string): Promise<Map<string, NodeStatus>> {
+  const rows = await db.selectFrom('node_runs').select(['node_id', 'status']).where('run_id', '=', runId).execute();
+  return new Map(rows.map((r) => [r.node_id, r.status]));
+}
+
+export async function listNodeRuns(db: Database, runId: string) {
+  return db.selectFrom('node_runs').selectAll().where('run_id', '=', runId).execute();
+}
+
+/** Outputs and statuses of the named nodes: what a node's expressions may reference. */
+export async function nodeResults(db: Database, runId: string, nodeIds: readonly string[]) {
+  if (nodeIds.length === 0) return [];
+  return db
+    .selectFrom('node_runs')
+    .select(['node_id', 'status', 'output'])
+    .where('run_id', '=', runId)
+    .where('node_id', 'in', [...nodeIds])
+    .execute();
+}
+
+export interface ClaimedNode {
+  attempts: number;
+  type: string;
+  workflow_id: string;
+  version: number;
+  workspace_id: string;
+  priority: number;
+  input: JsonValue;
+}
+
+/**
+ * queued → running (or a running node whose worker stopped heartbeating: it died), only while
+ * the run is running. Takes the run's row lock so the run's events commit in id order.
+ * Returns undefined when the claim is not ours to make: a duplicate or stale delivery.
+ */
+export async function claimNode(db: Database, runId: string, nodeId: string, staleAfterMs: number) {
+  const result = await sql<ClaimedNode>`
+    with run as (
+      select id, workflow_id, version, workspace_id, priority, input
+        from runs where id = ${runId} and status = 'running' for no key update
+    ), claimed as (
+      update node_runs n
+         set status = 'running', attempts = n.attempts + 1, started_at = now(), heartbeat_at = now(), waiting_for = null
+        from run
+       where n.run_id = run.id and n.node_id = ${nodeId}
+         and (n.status = 'queued' or (n.status = 'running' and n.heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})))
+      returning n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input
+    ), event as (
+      insert into run_events (run_id, type, node_id, attempt)
+      select ${runId}, 'node.started', ${nodeId}, attempts from claimed
+    )
+    select * from claimed`.execute(db);
+  return result.rows[0];
+}
+
+export async function heartbeatNode(db: Database, runId: string, nodeId: string, attempt: number): Promise<boolean> {
+  const res = await db
+    .updateTable('node_runs')
+    .set({ heartbeat_at: sql<Date>`now()` })
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('status', '=', 'running')
+    .where('attempts', '=', attempt)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export interface NodeOutcome {
+  status: 'succeeded' | 'failed' | 'skipped';
+  output?: JsonValue | null;
+  error?: ErrorJson | null;
+}
+
+/** running(attempt) → terminal. Only the holder of this attempt can record its result. */
+export async function finishRunningNode(db: Database, runId: string, nodeId: string, attempt: number, outcome: NodeOutcome): Promise<boolean> {
+  const res = await db
+    .updateTable('node_runs')
+    .set({
+      status: outcome.status,
+      output: outcome.output === undefined || outcome.output === null ? null : JSON.stringify(outcome.output),
+      error: outcome.error ? JSON.stringify(outcome.error) : null,
+      finished_at: sql<Date>`now()`,
+      waiting_for: null,
+    })
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('status', '=', 'running')
+    .where('attempts', '=', attempt)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** running(attempt) → queued again, for a retry after backoff. */
+export async function requeueRunningNode(db: Database, runId: string, nodeId: string, attempt: number, waitingFor: string): Promise<boolean> {
+  const res = await db
+    .updateTable('node_runs')
+    .set({ status: 'queued', queued_at: sql<Date>`now()`, waiting_for: waitingFor })
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('status', '=', 'running')
+    .where('attempts', '=', attempt)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** pending → queued for the nodes the scheduler found ready. */
+export async function queuePendingNodes(db: Database, runId: string, nodeIds: readonly string[]): Promise<string[]> {
+  if (nodeIds.length === 0) return [];
+  const rows = await db
+    .updateTable('node_runs')
+    .set({ status: 'queued', queued_at: sql<Date>`now()` })
+    .where('run_id', '=', runId)
+    .where('node_id', 'in', [...nodeIds])
+    .where('status', '=', 'pending')
+    .returning('node_id')
+    .execute();
+  return rows.map((r) => r.node_id);
+}
+
+/** pending → skipped, each with its reason. */
+export async function skipPendingNodes(db: Database, runId: string, skips: readonly { nodeId: string; error: ErrorJson }[]) {
+  for (const { nodeId, error } of skips) {
+    await db
+      .updateTable('node_runs')
+      .set({ status: 'skipped', error: JSON.stringify(error), finished_at: sql<Date>`now()` })
+      .where('run_id', '=', runId)
+      .where('node_id', '=', nodeId)
+      .where('status', '=', 'pending')
+      .execute();
+  }
+}
+
+/** Outputs of the succeeded nodes among `nodeIds`: the run's output is its succeeded sinks'. */
+export async function succeededOutputs(db: Database, runId: string, nodeIds: readonly string[]) {
+  if (nodeIds.length === 0) return [];
+  return db
+    .selectFrom('node_runs')
+    .select(['node_id', 'output'])
+    .where('run_id', '=', runId)
+    .where('node_id', 'in', [...nodeIds])
+    .where('status', '=', 'succeeded')
+    .execute();
+}
+
+/** Every unfinished node of a run → cancelled; returns the ones that had a job or timer. */
+export async function cancelOpenNodes(db: Database, runId: string, error: ErrorJson) {
+  const open = await db
+    .selectFrom('node_runs')
+    .select(['node_id', 'status', 'type'])
+    .where('run_id', '=', runId)
+    .where('status', 'in', ['pending', 'queued', 'running', 'waiting'])
+    .forUpdate()
+    .execute();
+  if (open.length === 0) return [];
+  await db
+    .updateTable('node_runs')
+    .set({ status: 'cancelled', error: JSON.stringify(error), finished_at: sql<Date>`now()`, waiting_for: null })
+    .where('run_id', '=', runId)
+    .where('status', 'in', ['pending', 'queued', 'running', 'waiting'])
+    .execute();
+  return open;
+}

@@ -1,0 +1,109 @@
+import { sql } from 'kysely';
+import type { Database } from './database.js';
+import type { ErrorJson, JsonValue, NewRun, RunStatus, TriggerType } from './types.js';
+
+/** Inserts a run unless its idempotency key was used; returns undefined on that conflict. */
+export async function insertRun(db: Database, run: NewRun) {
+  return db
+    .insertInto('runs')
+    .values(run)
+    .onConflict((oc) => oc.columns(['workflow_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findRunByIdempotencyKey(db: Database, workflowId: string, key: string) {
+  return db.selectFrom('runs').selectAll().where('workflow_id', '=', workflowId).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+/** Takes the run's row lock: every node state change of a run is serialised behind it. */
+export async function lockRun(db: Database, runId: string) {
+  return db
+    .selectFrom('runs')
+    .select(['id', 'status', 'workflow_id', 'workspace_id', 'version', 'priority', 'deadline_at', 'parent_run_id', 'parent_node_id'])
+    .where('id', '=', runId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function markRunStarted(db: Database, runId: string) {
+  const res = await db
+    .updateTable('runs')
+    .set({ status: 'running', started_at: sql<Date>`now()`, waiting_for: null })
+    .where('id', '=', runId)
+    .where('status', '=', 'queued')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** queued|running → terminal, once: the conditional update is what makes it exactly once. */
+export async function markRunFinished(db: Database, runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, output: JsonValue | null, error: ErrorJson | null) {
+  const res = await db
+    .updateTable('runs')
+    .set({
+      status,
+      output: output === null ? null : JSON.stringify(output),
+      error: error === null ? null : JSON.stringify(error),
+      finished_at: sql<Date>`now()`,
+      waiting_for: null,
+    })
+    .where('id', '=', runId)
+    .where('status', 'in', ['queued', 'running'])
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function getRun(db: Database, workspaceId: string, runId: string) {
+  return db
+    .selectFrom('runs as r')
+    .innerJoin('workflows as w', 'w.id', 'r.workflow_id')
+    .selectAll('r')
+    .select('w.name as workflow_name')
+    .where('r.id', '=', runId)
+    .where('r.workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+}
+
+export interface RunFilter {
+  workflowId?: string;
+  status?: RunStatus;
+  triggerType?: TriggerType;
+  limit: number;
+  after?: { createdAt: Date; id: string };
+}
+
+/** Newest first, keyset-paginated on (created_at, id): stable under concurrent inserts. */
+export async function listRuns(db: Database, workspaceId: string, f: RunFilter) {
+  let q = db
+    .selectFrom('runs as r')
+    .innerJoin('workflows as w', 'w.id', 'r.workflow_id')
+    .select([
+      'r.id', 'r.workflow_id', 'w.name as workflow_name', 'r.version', 'r.status', 'r.trigger_type', 'r.priority',
+      'r.error', 'r.retry_of', 'r.parent_run_id', 'r.waiting_for', 'r.created_at', 'r.started_at', 'r.finished_at',
+    ])
+    .where('r.workspace_id', '=', workspaceId);
+  if (f.workflowId) q = q.where('r.workflow_id', '=', f.workflowId);
+  if (f.status) q = q.where('r.status', '=', f.status);
+  if (f.triggerType) q = q.where('r.trigger_type', '=', f.triggerType);
+  if (f.after) {
+    const { createdAt, id } = f.after;
+    q = q.where((eb) => eb(eb.refTuple('r.created_at', 'r.id'), '<', eb.tuple(createdAt, id)));
+  }
+  return q.orderBy('r.created_at', 'desc').orderBy('r.id', 'desc').limit(f.limit + 1).execute();
+}
+
+/** queued|running → cancelled, once. */
+export async function markRunCancelled(db: Database, runId: string, error: ErrorJson) {
+  const res = await db
+    .updateTable('runs')
+    .set({ status: 'cancelled', error: JSON.stringify(error), finished_at: sql<Date>`now()`, waiting_for: null })
+    .where('id', '=', runId)
+    .where('status', 'in', ['queued', 'running'])
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Runs started by nodes of `runId` (workflow.run) that have not ended. */
+export async function activeChildRuns(db: Database, runId: string) {
+  return db.selectFrom('runs').select(['id', 'workspace_id']).where('parent_run_id', '=', runId).where('status', 'in', ['queued', 'running']).execute();
+}

@@ -1,0 +1,187 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The database schema as Kysely sees it: the single TypeScript source for migrations/*.sql.
+ * jsonb columns are written as JSON text (node-postgres would turn a JS array into a
+ * Postgres array), and read back parsed.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+type Jsonb<T = JsonValue> = ColumnType<T, string, string>;
+type JsonbDefault<T = JsonValue> = ColumnType<T, string | undefined, string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Id = Generated<string>;
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type NodeStatus = 'pending' | 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+export type Role = 'admin' | 'editor' | 'viewer';
+export type TriggerType = 'api' | 'webhook' | 'schedule' | 'retry' | 'workflow';
+export type CredentialType = 'bearer' | 'basic' | 'header' | 'openai' | 'hmac';
+export type RunEventType =
+  | 'run.queued' | 'run.started' | 'run.succeeded' | 'run.failed' | 'run.cancelled'
+  | 'node.queued' | 'node.started' | 'node.waiting' | 'node.succeeded' | 'node.failed'
+  | 'node.retrying' | 'node.skipped' | 'node.cancelled';
+
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const TERMINAL_NODE_STATUSES: readonly NodeStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+
+export interface ErrorJson { code: string; message: string; [k: string]: JsonValue }
+
+export interface WorkspacesTable {
+  id: Id;
+  name: string;
+  is_default: Generated<boolean>;
+  settings: JsonbDefault<{ [key: string]: JsonValue }>;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: Id;
+  workspace_id: string;
+  name: string;
+  role: Role;
+  secret_hash: Buffer;
+  prefix: string;
+  rate_limit_per_minute: number | null;
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface WorkflowsTable {
+  id: Id;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  latest_version: Generated<number>;
+  webhook_path: string | null;
+  concurrency: number | null;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+  archived_at: Timestamp | null;
+}
+
+export interface WorkflowVersionsTable {
+  workflow_id: string;
+  version: number;
+  definition: Jsonb<{ [key: string]: JsonValue }>;
+  created_at: CreatedAt;
+  created_by: string | null;
+}
+
+export interface SchedulesTable {
+  id: Id;
+  workspace_id: string;
+  workflow_id: string;
+  cron: string;
+  timezone: Generated<string>;
+  input: JsonbDefault;
+  enabled: Generated<boolean>;
+  overlap: Generated<'allow' | 'skip' | 'queue'>;
+  catch_up: Generated<'none' | 'latest'>;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface RunsTable {
+  id: Id;
+  workspace_id: string;
+  workflow_id: string;
+  version: number;
+  status: Generated<RunStatus>;
+  input: JsonbDefault;
+  output: Jsonb | null;
+  error: Jsonb<ErrorJson> | null;
+  trigger_type: TriggerType;
+  trigger: JsonbDefault<{ [key: string]: JsonValue }>;
+  priority: Generated<number>;
+  idempotency_key: string | null;
+  retry_of: string | null;
+  parent_run_id: string | null;
+  parent_node_id: string | null;
+  depth: Generated<number>;
+  schedule_id: string | null;
+  scheduled_for: Timestamp | null;
+  deadline_at: Timestamp | null;
+  waiting_for: string | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface NodeRunsTable {
+  run_id: string;
+  node_id: string;
+  type: string;
+  status: Generated<NodeStatus>;
+  attempts: Generated<number>;
+  output: Jsonb | null;
+  error: Jsonb<ErrorJson> | null;
+  waiting_for: string | null;
+  wake_at: Timestamp | null;
+  queued_at: Timestamp | null;
+  started_at: Timestamp | null;
+  heartbeat_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface RunEventsTable {
+  id: Generated<number>;
+  run_id: string;
+  type: RunEventType;
+  node_id: string | null;
+  attempt: number | null;
+  data: JsonbDefault<{ [key: string]: JsonValue }>;
+  created_at: CreatedAt;
+}
+
+export interface CredentialsTable {
+  id: Id;
+  workspace_id: string;
+  name: string;
+  type: CredentialType;
+  key_id: string;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  hints: JsonbDefault<{ [key: string]: string }>;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  workspace_id: string;
+  api_key_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  request_id: string | null;
+  details: JsonbDefault<{ [key: string]: JsonValue }>;
+  created_at: CreatedAt;
+}
+
+export interface DB {
+  workspaces: WorkspacesTable;
+  api_keys: ApiKeysTable;
+  workflows: WorkflowsTable;
+  workflow_versions: WorkflowVersionsTable;
+  schedules: SchedulesTable;
+  runs: RunsTable;
+  node_runs: NodeRunsTable;
+  run_events: RunEventsTable;
+  credentials: CredentialsTable;
+  audit_log: AuditLogTable;
+}
+
+export type Workspace = Selectable<WorkspacesTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type Workflow = Selectable<WorkflowsTable>;
+export type WorkflowVersion = Selectable<WorkflowVersionsTable>;
+export type Run = Selectable<RunsTable>;
+export type NewRun = Insertable<RunsTable>;
+export type NodeRun = Selectable<NodeRunsTable>;
+export type NodeRunUpdate = Updateable<NodeRunsTable>;
+export type RunEvent = Selectable<RunEventsTable>;
+export type Credential = Selectable<CredentialsTable>;
+export type Schedule = Selectable<SchedulesTable>;
+export type AuditEntry = Selectable<AuditLogTable>;

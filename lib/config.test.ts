@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_KEY_ID, loadConfig } from './config.js';
+
+const key = () => randomBytes(32).toString('base64');
+const valid = { DATABASE_URL: 'postgres://u@localhost/db', ENCRYPTION_KEY: key() };
+
+function problems(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(valid);
+    expect(c).toMatchObject({
+      PORT: 3000,
+      WORKER_CONCURRENCY: 10,
+      SHUTDOWN_GRACE_MS: 25_000,
+      MAX_NODE_OUTPUT_BYTES: 1024 * 1024,
+      MAX_RUN_INPUT_BYTES: 1024 * 1024,
+      RETENTION_DAYS: 30,
+      LOG_LEVEL: 'info',
+      QUEUE_PREFIX: 'conveyor',
+      HTTP_ALLOW_HOSTS: [],
+      WEBHOOK_WAIT_MS: 30_000,
+    });
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.ENCRYPTION_KEYS).toHaveLength(1);
+    expect(c.ENCRYPTION_KEYS[0]!.id).toBe(DEFAULT_KEY_ID);
+    expect(c).not.toHaveProperty('ENCRYPTION_KEY');
+  });
+
+  it('names every problem at once', () => {
+    const found = problems({
+      PORT: 'eighty',
+      WORKER_CONCURRENCY: '0',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'http://x',
+      QUEUE_PREFIX: 'has:colon',
+      SHUTDOWN_GRACE_MS: '-1',
+    });
+    const text = found.join('\n');
+    for (const name of ['DATABASE_URL', 'ENCRYPTION_KEY', 'PORT', 'WORKER_CONCURRENCY', 'LOG_LEVEL', 'REDIS_URL', 'QUEUE_PREFIX', 'SHUTDOWN_GRACE_MS']) {
+      expect(text).toContain(name);
+    }
+    expect(found.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ ...valid, REDIS_URL: '', PORT: '' }).PORT).toBe(3000);
+  });
+
+  it('parses comma lists', () => {
+    const c = loadConfig({ ...valid, HTTP_ALLOW_HOSTS: 'api.example.com, 10.0.0.0/8 ,', WORKER_QUEUES: 'nodes,llm' });
+    expect(c.HTTP_ALLOW_HOSTS).toEqual(['api.example.com', '10.0.0.0/8']);
+    expect(c.WORKER_QUEUES).toEqual(['nodes', 'llm']);
+  });
+
+  it('accepts id:key rotation lists, the first current', () => {
+    const c = loadConfig({ ...valid, ENCRYPTION_KEY: `k2:${key()},k1:${key()}` });
+    expect(c.ENCRYPTION_KEYS.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(c.ENCRYPTION_KEYS[0]!.key).toHaveLength(32);
+  });
+
+  it('rejects keys that are not 32 bytes of base64, duplicate ids and bad ids', () => {
+    expect(problems({ ...valid, ENCRYPTION_KEY: 'short' }).join()).toMatch(/32 bytes/);
+    expect(problems({ ...valid, ENCRYPTION_KEY: randomBytes(16).toString('base64') }).join()).toMatch(/32 bytes/);
+    const k = key();
+    expect(problems({ ...valid, ENCRYPTION_KEY: `a:${k},a:${key()}` }).join()).toMatch(/twice/);
+    expect(problems({ ...valid, ENCRYPTION_KEY: `bad id!:${k}` }).join()).toMatch(/key id/);
+  });
+
+  it('never echoes a secret value in a problem', () => {
+    const secret = 'not-base64-secret-value-!!';
+    expect(problems({ ...valid, ENCRYPTION_KEY: secret }).join()).not.toContain(secret);
+    expect(problems({ ...valid, BOOTSTRAP_API_KEY: 'short' }).join()).not.toContain('short');
+  });
+});

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { invalidAllowEntries } from './http/address-policy.js';
+
+/**
+ * Every environment variable Conveyor reads, validated once at start-up by `loadConfig`.
+ * Nothing else reads `process.env`: processes receive a `Config`.
+ */
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const commaList = z
+  .string()
+  .transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean));
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string({ error: 'is required (a postgres:// URL; `npm start` provides an embedded one)' })
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  // Unset selects BullMQ's PostgreSQL backend in DATABASE_URL: one service fewer to run.
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  PORT: intFrom(1, 65535).default(3000),
+  ENCRYPTION_KEY: z.string({ error: 'is required (base64 of 32 random bytes: `openssl rand -base64 32`)' }),
+  BOOTSTRAP_API_KEY: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+  // Node jobs are mostly I/O-bound (HTTP, LLM calls), so a worker can hold many at once.
+  WORKER_CONCURRENCY: intFrom(1, 1000).default(10),
+  WORKER_QUEUES: commaList.optional(),
+  // Heroku and Render send SIGKILL 30 s after SIGTERM: drain within 25 s.
+  SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(25_000),
+  HTTP_ALLOW_HOSTS: commaList
+    .superRefine((hosts, ctx) => {
+      const bad = invalidAllowEntries(hosts);
+      if (bad.length) ctx.addIssue({ code: 'custom', message: `must be hostnames, IPs or CIDRs; not: ${bad.join(', ')}` });
+    })
+    .default([]),
+  MAX_NODE_OUTPUT_BYTES: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  MAX_RUN_INPUT_BYTES: intFrom(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  RETENTION_DAYS: intFrom(1, 36_500).default(30),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  // A `{hash tag}` keeps every key of a queue in one Redis Cluster slot.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 characters of letters, digits, _ . - { }')
+    .default('conveyor'),
+  WEBHOOK_WAIT_MS: intFrom(0, 300_000).default(30_000),
+  // How long a silent worker keeps a node: past it, another worker takes the node over.
+  NODE_LOCK_MS: intFrom(1_000, 600_000).default(30_000),
+  // Workers serve their own /metrics here when set; web serves them on PORT.
+  METRICS_PORT: intFrom(1, 65535).optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+export interface EncryptionKey {
+  id: string;
+  key: Uint8Array;
+}
+
+export type Config = Omit<z.infer<typeof envSchema>, 'ENCRYPTION_KEY'> & {
+  /** The first key encrypts; every key decrypts (rotation). */
+  ENCRYPTION_KEYS: EncryptionKey[];
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A single key's id: a bare key keeps this id forever, so adding keys later keeps it readable. */
+export const DEFAULT_KEY_ID = 'default';
+
+function parseEncryptionKeys(raw: string): { keys: EncryptionKey[]; problems: string[] } {
+  const problems: string[] = [];
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const keys: EncryptionKey[] = [];
+  const single = entries.length === 1 && !entries[0]!.includes(':');
+  for (const entry of entries) {
+    const [id, b64] = single ? [DEFAULT_KEY_ID, entry] : splitOnce(entry, ':');
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push(`ENCRYPTION_KEY: key id "${id.slice(0, 40)}" must be 1-32 letters, digits, _ or -`);
+      continue;
+    }
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (key.length !== 32 || key.toString('base64') !== (b64 ?? '').replace(/\s/g, '')) {
+      problems.push(`ENCRYPTION_KEY: key "${id}" must be base64 of exactly 32 bytes (openssl rand -base64 32)`);
+      continue;
+    }
+    if (keys.some((k) => k.id === id)) problems.push(`ENCRYPTION_KEY: key id "${id}" appears twice`);
+    keys.push({ id, key: new Uint8Array(key) });
+  }
+  if (entries.length === 0) problems.push('ENCRYPTION_KEY: is empty');
+  return { keys, problems };
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+/** Parses the environment; throws a ConfigError naming every problem at once. Pure: pass `process.env`. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset": PaaS dashboards and .env files often leave them behind.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  const keys = typeof cleaned.ENCRYPTION_KEY === 'string' ? parseEncryptionKeys(cleaned.ENCRYPTION_KEY) : undefined;
+  if (keys) problems.push(...keys.problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const { ENCRYPTION_KEY: _omit, ...rest } = parsed.data;
+  return { ...rest, ENCRYPTION_KEYS: keys!.keys };
+}
+
+/** For process entry points: parse or print every problem and exit 1 before anything connects. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import type { CredentialType } from '../providers/types.js';
+
+/** Each credential type's data, validated on write. Values are secrets: never logged, never returned. */
+const secret = z.string().min(1).max(8192);
+export const CREDENTIAL_SCHEMAS = {
+  bearer: z.object({ token: secret }).strict(),
+  basic: z.object({ username: z.string().min(1).max(1024), password: secret }).strict(),
+  header: z.object({ name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name'), value: secret }).strict(),
+  openai: z.object({ apiKey: secret, baseUrl: z.url().max(2048).optional() }).strict(),
+  hmac: z.object({ secret }).strict(),
+} satisfies Record<CredentialType, z.ZodType>;
+
+export const CREDENTIAL_TYPES = Object.keys(CREDENTIAL_SCHEMAS) as CredentialType[];
+
+/** Fields that are not secret and may be shown as they are. */
+const PUBLIC_FIELDS = new Set(['username', 'name', 'baseUrl']);
+
+/** `sk-…7f3a`: enough to recognise a secret, never enough to use it. */
+export function mask(value: string): string {
+  if (value.length <= 8) return '…';
+  const head = value.match(/^[A-Za-z]{1,4}[-_]/)?.[0] ?? '';
+  return `${head}…${value.slice(-4)}`;
+}
+
+export function hintsFor(data: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, PUBLIC_FIELDS.has(k) ? v : mask(v)]));
+}

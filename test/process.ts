@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** One of our processes (web, worker, scheduler...) run as a real child, its JSON logs collected. */
+export interface AppProcess {
+  child: ChildProcess;
+  lines: string[];
+  /** Resolves with the first log line matching, or rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends `signal` and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export const ENTRIES = {
+  web: 'apps/api/main.ts',
+  worker: 'apps/worker/main.ts',
+  scheduler: 'apps/scheduler/main.ts',
+  migrate: 'scripts/migrate.ts',
+} as const;
+
+export function startProcess(entry: string, env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(pattern, timeoutMs = 20_000) {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
+        waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void exited.then(() => setTimeout(() => reject(new Error(`process exited before logging ${pattern}:\n${lines.slice(-20).join('\n')}`)), 50));
+      });
+    },
+    async stop(signal = 'SIGTERM', timeoutMs = 30_000) {
+      const started = Date.now();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return { ...result, ms: Date.now() - started };
+    },
+  };
+}

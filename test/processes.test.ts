@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/free-port.js';
+import { ENTRIES, startProcess } from './process.js';
+import { backends, startStack, type TestStack } from './stack.js';
+
+const GRACE_MS = 5_000;
+
+describe.each(backends())('processes on the %s backend', (backend) => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({ backend, workers: false });
+  });
+  afterAll(() => stack.close());
+
+  it.each([
+    ['web', /web listening/],
+    ['worker', /worker consuming/],
+    ['scheduler', /scheduler started/],
+  ] as const)('%s starts, logs what it connected to, and exits 0 on SIGTERM within the grace period', async (name, ready) => {
+    const env = { ...stack.env, PORT: String(await freePort()), SHUTDOWN_GRACE_MS: String(GRACE_MS) };
+    const proc = startProcess(ENTRIES[name], env);
+    const line = JSON.parse(await proc.waitFor(ready));
+    expect(JSON.stringify(line)).toContain(backend);
+    if (name === 'web') expect((await fetch(`http://127.0.0.1:${env.PORT}/readyz`)).status).toBe(200);
+    const { code, ms } = await proc.stop('SIGTERM');
+    expect(code, proc.lines.slice(-10).join('\n')).toBe(0);
+    expect(ms).toBeLessThan(GRACE_MS);
+    expect(proc.lines.some((l) => l.includes('shut down cleanly'))).toBe(true);
+  });
+
+  it('a bad configuration exits 1 naming every problem before connecting', async () => {
+    const proc = startProcess(ENTRIES.web, { PORT: 'x', DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'loud' });
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    const text = proc.lines.join('\n');
+    for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ENCRYPTION_KEY']) expect(text).toContain(name);
+  });
+});
