@@ -1,0 +1,29 @@
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../logger.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { CredentialType, ProviderSettings } from '../providers/types.js';
+import type { QueueBackend } from '../queue.js';
+import type { RunAborts } from './aborts.js';
+
+/** Looks up and decrypts a workspace's credential for one node execution. */
+export type CredentialResolver = (
+  workspaceId: string,
+  name: string,
+) => Promise<{ type: CredentialType; data: Record<string, string> } | undefined>;
+
+/** What the engine needs; apps build it once (or a test does). */
+export interface EngineDeps {
+  db: Database;
+  queues: QueueBackend;
+  log: Logger;
+  registry: ProviderRegistry;
+  settings: ProviderSettings & {
+    maxNodeOutputBytes: number;
+    maxRunInputBytes: number;
+    /** A running node's holder heartbeats every third of this; silent longer, it is presumed dead. */
+    nodeLockMs: number;
+  };
+  credentials?: CredentialResolver;
+  /** This process's in-flight node executions, aborted by run on cancellation. */
+  aborts: RunAborts;
+}

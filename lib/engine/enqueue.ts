@@ -1,0 +1,34 @@
+import { KEEP_COMPLETED, KEEP_FAILED, jobPriority, nodeJobId, type NodeJob } from '../jobs.js';
+import type { EngineDeps } from './deps.js';
+import { nodeQueueFor } from './queues.js';
+import type { CompiledVersion } from './versions.js';
+
+/**
+ * Adds one job per node, after the transaction that queued them committed. A crash before this
+ * leaves nodes queued in Postgres with no job: the sweeper re-enqueues them.
+ */
+export async function enqueueNodes(deps: EngineDeps, compiled: CompiledVersion, runId: string, priority: number, nodeIds: readonly string[]): Promise<void> {
+  if (nodeIds.length === 0) return;
+  const byQueue = new Map<string, { name: string; data: NodeJob; opts: object }[]>();
+  for (const nodeId of nodeIds) {
+    const node = compiled.nodes.get(nodeId);
+    if (!node) continue;
+    const queue = nodeQueueFor(deps.registry, node.type);
+    const retry = node.retry;
+    const jobs = byQueue.get(queue) ?? [];
+    jobs.push({
+      name: node.type,
+      data: { runId, nodeId },
+      opts: {
+        jobId: nodeJobId(runId, nodeId),
+        priority: jobPriority(priority),
+        attempts: retry?.attempts ?? 1,
+        backoff: retry ? { type: retry.backoff, delay: retry.delayMs } : undefined,
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
+      },
+    });
+    byQueue.set(queue, jobs);
+  }
+  await Promise.all([...byQueue].map(([queue, jobs]) => deps.queues.queue(queue).addBulk(jobs)));
+}

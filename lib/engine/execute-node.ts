@@ -1,0 +1,175 @@
+import { UnrecoverableError } from 'bullmq';
+import { claimNode, heartbeatNode, nodeResults, requeueRunningNode, type ClaimedNode, type NodeOutcome } from '../../db/node-runs.js';
+import { appendEvents } from '../../db/run-events.js';
+import { lockRun } from '../../db/runs.js';
+import type { JsonValue } from '../../db/types.js';
+import { evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
+import type { NodeJob } from '../jobs.js';
+import type { Json } from '../providers/types.js';
+import { DEFAULT_NODE_TIMEOUT_MS, type NodeDefinition } from '../workflows/definition.js';
+import { recordOutcome } from './advance.js';
+import type { EngineDeps } from './deps.js';
+import { enqueueNodes } from './enqueue.js';
+import { NodeError, classifyError, redactSecrets } from './node-errors.js';
+import { loadVersion, type CompiledVersion } from './versions.js';
+
+export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'ignored'; attempt?: number; ms?: number };
+
+/**
+ * Executes one node job: claim it, resolve its inputs from Postgres, call the provider with
+ * an AbortSignal, record the outcome and enqueue what became ready. A delivery that cannot
+ * claim the node (duplicate, stale, cancelled run) does nothing.
+ * Throws to have BullMQ retry with backoff; throws UnrecoverableError for a final failure.
+ */
+export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: AbortSignal): Promise<NodeExecution> {
+  const claim = await claimNode(deps.db, job.runId, job.nodeId, deps.settings.nodeLockMs);
+  if (!claim) return { status: 'ignored' };
+  const started = performance.now();
+  const log = deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts });
+  const compiled = await loadVersion(deps.db, claim.workflow_id, claim.version);
+  const node = compiled.nodes.get(job.nodeId);
+  const lost = new AbortController();
+  const cancel = deps.aborts.track(job.runId);
+  const heartbeat = setInterval(() => {
+    heartbeatNode(deps.db, job.runId, job.nodeId, claim.attempts)
+      .then((ours) => ours || lost.abort(new NodeError('superseded', 'node no longer held by this worker')))
+      .catch(() => {});
+  }, deps.settings.nodeLockMs / 3);
+  let outcome: NodeOutcome;
+  try {
+    if (!node) throw new NodeError('unknown_node', `node '${job.nodeId}' is not in version ${claim.version}`);
+    outcome = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log);
+  } catch (err) {
+    if (cancel.signal.aborted) {
+      // The cancelling transaction already recorded the node as cancelled: nothing to add.
+      log.info('node aborted: run cancelled');
+      return { status: 'ignored' };
+    }
+    if (jobSignal.aborted || lost.signal.aborted) {
+      // Cancelled or taken over: whoever holds the node now records its result.
+      log.info({ reason: String(jobSignal.reason ?? lost.signal.reason) }, 'node aborted');
+      throw err;
+    }
+    const { error, retryable } = classifyError(err);
+    const maxAttempts = node?.retry?.attempts ?? 1;
+    if (retryable && claim.attempts < maxAttempts && node) {
+      await scheduleRetry(deps, job, claim.attempts, node, error);
+      log.warn({ code: error.code, ms: Math.round(performance.now() - started) }, 'node attempt failed; retrying');
+      throw new Error(error.message);
+    }
+    outcome = { status: 'failed', error };
+  } finally {
+    clearInterval(heartbeat);
+    cancel.release();
+  }
+  const advance = await deps.db.transaction().execute((tx) => recordOutcome(tx, compiled, job.runId, job.nodeId, claim.attempts, outcome));
+  await enqueueNodes(deps, compiled, job.runId, advance.priority, advance.toEnqueue);
+  const ms = Math.round(performance.now() - started);
+  log.info({ status: outcome.status, ms, recorded: advance.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
+  if (advance.runFinished) log.info({ status: advance.runFinished }, 'run finished');
+  if (outcome.status === 'failed') throw new UnrecoverableError(outcome.error?.message ?? 'node failed');
+  return { status: outcome.status, attempt: claim.attempts, ms };
+}
+
+async function runNode(
+  deps: EngineDeps,
+  compiled: CompiledVersion,
+  node: NodeDefinition,
+  claim: ClaimedNode,
+  job: NodeJob,
+  signal: AbortSignal,
+  log: EngineDeps['log'],
+): Promise<NodeOutcome> {
+  const provider = deps.registry.get(node.type);
+  if (!provider) throw new NodeError('unknown_type', `no provider for node type '${node.type}'`);
+  const scope = await buildScope(deps, compiled, claim, job);
+  const exprOpts = { nodeId: node.id };
+  if (node.when !== undefined && !(await evaluateGuard(node.when, scope, exprOpts))) {
+    return { status: 'skipped', error: { code: 'condition_false', message: `when guard is false: ${node.when}` } };
+  }
+  const resolved = await resolveTemplates(node.params, scope, '/params', exprOpts);
+  const params = provider.params.safeParse(resolved);
+  if (!params.success) {
+    const detail = params.error.issues.map((i) => `/params/${i.path.join('/')}: ${i.message}`).join('; ');
+    throw new NodeError('invalid_params', `params of node '${node.id}' are invalid after resolution: ${detail}`);
+  }
+  const credential = node.credential ? await resolveCredential(deps, claim.workspace_id, node.credential, provider.credential) : undefined;
+  const secrets = credential ? Object.values(credential.data) : [];
+  const timeoutMs = node.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const providerSignal = AbortSignal.any([signal, timeout]);
+  try {
+    const output = await abortable(
+      provider.run({
+        params: params.data,
+        credential,
+        signal: providerSignal,
+        log,
+        idempotencyKey: `${job.runId}:${job.nodeId}`,
+        run: { id: job.runId, workflowId: claim.workflow_id, workspaceId: claim.workspace_id, nodeId: job.nodeId, attempt: claim.attempts },
+        settings: deps.settings,
+      }),
+      providerSignal,
+    );
+    return { status: 'succeeded', output: checkOutput(redactSecrets(output, secrets), deps.settings.maxNodeOutputBytes) };
+  } catch (err) {
+    if (timeout.aborted && !signal.aborted) throw new NodeError('timeout', `node '${node.id}' timed out after ${timeoutMs} ms`);
+    const { error } = classifyError(err);
+    throw new NodeError(error.code, redactSecrets(error.message, secrets));
+  }
+}
+
+async function buildScope(deps: EngineDeps, compiled: CompiledVersion, claim: ClaimedNode, job: NodeJob): Promise<ExpressionScope> {
+  const refs = compiled.references.get(job.nodeId) ?? [];
+  const rows = await nodeResults(deps.db, job.runId, refs);
+  return {
+    input: claim.input as Json,
+    nodes: Object.fromEntries(rows.map((r) => [r.node_id, { output: r.output as Json, status: r.status }])),
+    run: { id: job.runId, workflowId: claim.workflow_id, attempt: claim.attempts },
+  };
+}
+
+async function resolveCredential(deps: EngineDeps, workspaceId: string, name: string, accepted: readonly string[] | undefined) {
+  const credential = await deps.credentials?.(workspaceId, name);
+  if (!credential) throw new NodeError('credential_missing', `credential '${name}' does not exist in this workspace`);
+  if (!accepted?.includes(credential.type)) {
+    throw new NodeError('credential_type', `credential '${name}' is of type ${credential.type}; this node takes ${accepted?.join(', ') || 'none'}`);
+  }
+  return credential;
+}
+
+/** Stops waiting when the signal fires, even for a provider that ignores it; its late result is dropped. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function checkOutput(output: unknown, maxBytes: number): JsonValue {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(output ?? null);
+  } catch {
+    throw new NodeError('invalid_output', 'the provider returned a value that is not JSON');
+  }
+  const bytes = Buffer.byteLength(text ?? 'null');
+  if (bytes > maxBytes) throw new NodeError('output_too_large', `output is ${bytes} bytes; the limit (MAX_NODE_OUTPUT_BYTES) is ${maxBytes}`);
+  // Postgres jsonb cannot hold \u0000: refuse it here with a clear error rather than a 22P05.
+  if (text?.includes('\\u0000')) throw new NodeError('invalid_output', 'output contains a NUL character, which cannot be stored');
+  return JSON.parse(text ?? 'null') as JsonValue;
+}
+
+async function scheduleRetry(deps: EngineDeps, job: NodeJob, attempt: number, node: NodeDefinition, error: { code: string; message: string }) {
+  const retry = node.retry!;
+  const delay = retry.backoff === 'exponential' ? retry.delayMs * 2 ** (attempt - 1) : retry.delayMs;
+  const at = new Date(Date.now() + delay).toISOString();
+  await deps.db.transaction().execute(async (tx) => {
+    const run = await lockRun(tx, job.runId);
+    if (run?.status !== 'running') return;
+    if (!(await requeueRunningNode(tx, job.runId, job.nodeId, attempt, `retry backoff until ${at}`))) return;
+    await appendEvents(tx, job.runId, [{ type: 'node.retrying', nodeId: job.nodeId, attempt, data: { error, nextAttemptAt: at } }]);
+  });
+}

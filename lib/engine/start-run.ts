@@ -1,0 +1,79 @@
+import { insertNodeRuns, succeededOutputs } from '../../db/node-runs.js';
+import { appendEvents, type NewEvent } from '../../db/run-events.js';
+import { findRunByIdempotencyKey, insertRun } from '../../db/runs.js';
+import type { JsonValue, NodeStatus, Run, TriggerType } from '../../db/types.js';
+import type { EngineDeps } from './deps.js';
+import { enqueueNodes } from './enqueue.js';
+import { settle } from './settle.js';
+import { loadVersion } from './versions.js';
+
+export interface StartRunRequest {
+  workspaceId: string;
+  workflowId: string;
+  version: number;
+  input: JsonValue;
+  trigger: { type: TriggerType; [key: string]: JsonValue };
+  priority?: number;
+  idempotencyKey?: string;
+  /** Rerun: reuse this run's succeeded outputs and execute only the rest. */
+  retryOf?: string;
+}
+
+export interface StartedRun {
+  run: Run;
+  /** False when the idempotency key matched an earlier run, which is returned instead. */
+  created: boolean;
+}
+
+/**
+ * Creates a run with a row per node, marks it running with its roots queued, in one
+ * transaction; then enqueues the roots. Postgres is written first, so a crash before the
+ * enqueue loses nothing: the sweeper finds queued nodes without jobs.
+ */
+export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
+  const compiled = await loadVersion(deps.db, req.workflowId, req.version);
+  const priority = req.priority ?? 5;
+  const result = await deps.db.transaction().execute(async (tx) => {
+    const run = await insertRun(tx, {
+      workspace_id: req.workspaceId,
+      workflow_id: req.workflowId,
+      version: req.version,
+      status: 'running',
+      started_at: new Date(),
+      input: JSON.stringify(req.input ?? null),
+      trigger_type: req.trigger.type,
+      trigger: JSON.stringify(req.trigger),
+      priority,
+      idempotency_key: req.idempotencyKey ?? null,
+      retry_of: req.retryOf ?? null,
+    });
+    if (!run) return undefined;
+    const reused = new Map(req.retryOf ? (await succeededOutputs(tx, req.retryOf, compiled.dag.nodeIds)).map((r) => [r.node_id, r.output]) : []);
+    const statuses = new Map<string, NodeStatus>(
+      compiled.dag.nodeIds.map((id) => [id, reused.has(id) ? 'succeeded' : compiled.dag.roots.includes(id) ? 'queued' : 'pending']),
+    );
+    // A rerun starts where the reused outputs end: the first nodes whose inputs are all there.
+    for (const id of settle(compiled.dag, statuses, [...reused.keys()]).queue) statuses.set(id, 'queued');
+    await insertNodeRuns(
+      tx,
+      compiled.definition.nodes.map((n) => ({ run_id: run.id, node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
+    );
+    const ready = compiled.dag.nodeIds.filter((id) => statuses.get(id) === 'queued');
+    const events: NewEvent[] = [
+      { type: 'run.queued', data: req.retryOf ? { retryOf: req.retryOf } : {} },
+      { type: 'run.started' },
+      ...[...reused.keys()].map((nodeId): NewEvent => ({ type: 'node.succeeded', nodeId, data: { reusedFrom: req.retryOf! } })),
+      ...ready.map((nodeId): NewEvent => ({ type: 'node.queued', nodeId })),
+    ];
+    await appendEvents(tx, run.id, events);
+    return { run, ready };
+  });
+  if (!result) {
+    const existing = await findRunByIdempotencyKey(deps.db, req.workflowId, req.idempotencyKey!);
+    if (!existing) throw new Error('idempotency conflict but no run found');
+    return { run: existing, created: false };
+  }
+  await enqueueNodes(deps, compiled, result.run.id, priority, result.ready);
+  deps.log.debug({ runId: result.run.id, workflowId: req.workflowId }, 'run started');
+  return { run: result.run, created: true };
+}
