@@ -22,6 +22,7 @@ export async function startPrivateRedis(opts: { persistence?: boolean; dir?: str
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {}); // refused while the server starts: expected, retried below
       try {
         await probe.connect();
         await probe.ping();

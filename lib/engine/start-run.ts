@@ -17,6 +17,11 @@ export interface StartRunRequest {
   idempotencyKey?: string;
   /** Rerun: reuse this run's succeeded outputs and execute only the rest. */
   retryOf?: string;
+  /** A cron tick: (scheduleId, scheduledFor) is unique, so a tick makes at most one run (23505 on runs_schedule_tick otherwise). */
+  scheduleId?: string;
+  scheduledFor?: Date;
+  /** At most one run holding this key runs at a time; later ones wait in `queued` (schedule overlap "queue"). */
+  exclusiveKey?: string;
 }
 
 export interface StartedRun {
@@ -46,6 +51,8 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
       priority,
       idempotency_key: req.idempotencyKey ?? null,
       retry_of: req.retryOf ?? null,
+      schedule_id: req.scheduleId ?? null,
+      scheduled_for: req.scheduledFor ?? null,
     });
     if (!run) return undefined;
     const reused = new Map(req.retryOf ? (await succeededOutputs(tx, req.retryOf, compiled.dag.nodeIds)).map((r) => [r.node_id, r.output]) : []);
