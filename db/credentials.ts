@@ -29,13 +29,25 @@ export async function insertCredential(
     .executeTakeFirstOrThrow();
 }
 
-export async function updateCredentialSecret(db: Database, workspaceId: string, id: string, sealed: SealedRow, hints: Record<string, string>, expectedKeyId?: string) {
+/**
+ * Replaces a credential's ciphertext. With `expected`, only if the row still holds that exact
+ * ciphertext (key id and nonce: a nonce is never reused), so key rotation never overwrites a
+ * secret a user replaced meanwhile.
+ */
+export async function updateCredentialSecret(
+  db: Database,
+  workspaceId: string,
+  id: string,
+  sealed: SealedRow,
+  hints: Record<string, string>,
+  expected?: { keyId: string; nonce: Buffer },
+) {
   let q = db
     .updateTable('credentials')
     .set({ key_id: sealed.key_id, nonce: sealed.nonce, ciphertext: sealed.ciphertext, hints: JSON.stringify(hints), updated_at: sql<Date>`now()` })
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id);
-  if (expectedKeyId) q = q.where('key_id', '=', expectedKeyId);
+  if (expected) q = q.where('key_id', '=', expected.keyId).where('nonce', '=', expected.nonce);
   return q.returning(PUBLIC_COLUMNS).executeTakeFirst();
 }
 
@@ -44,7 +56,14 @@ export async function deleteCredential(db: Database, workspaceId: string, id: st
   return Number(res.numDeletedRows) > 0;
 }
 
-/** Credentials not yet under `currentKeyId`: what key rotation still has to re-encrypt. */
-export async function credentialsNotUnderKey(db: Database, currentKeyId: string, limit: number) {
-  return db.selectFrom('credentials').selectAll().where('key_id', '<>', currentKeyId).limit(limit).execute();
+/** Credentials not yet under `currentKeyId`, in id order after `afterId`: what key rotation still has to re-encrypt. */
+export async function credentialsNotUnderKey(db: Database, currentKeyId: string, limit: number, afterId?: string) {
+  let q = db.selectFrom('credentials').selectAll().where('key_id', '<>', currentKeyId);
+  if (afterId) q = q.where('id', '>', afterId);
+  return q.orderBy('id').limit(limit).execute();
+}
+
+export async function countCredentialsNotUnderKey(db: Database, currentKeyId: string): Promise<number> {
+  const row = await db.selectFrom('credentials').select((eb) => eb.fn.countAll<string>().as('n')).where('key_id', '<>', currentKeyId).executeTakeFirstOrThrow();
+  return Number(row.n);
 }

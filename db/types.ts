@@ -160,6 +160,13 @@ export interface AuditLogTable {
   created_at: CreatedAt;
 }
 
+/** UNLOGGED: per-key fixed-window request counters (migration 0003). */
+export interface ApiKeyRateWindowsTable {
+  api_key_id: string;
+  window_start: Timestamp;
+  count: number;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -171,6 +178,7 @@ export interface DB {
   run_events: RunEventsTable;
   credentials: CredentialsTable;
   audit_log: AuditLogTable;
+  api_key_rate_windows: ApiKeyRateWindowsTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

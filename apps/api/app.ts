@@ -5,13 +5,18 @@ import type { ApiDeps, ApiEnv } from './context.js';
 import { mountDocs } from './docs.js';
 import { handleError, handleNotFound, validationError } from './errors.js';
 import { requireKey } from './middleware/auth.js';
+import { jsonBodies, limitBody, maxBodyBytes } from './middleware/body.js';
+import { rateLimit } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { saneUrls } from './middleware/url.js';
+import { auditLogRoutes } from './routes/audit-log.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { providerRoutes } from './routes/providers.js';
 import { runRoutes } from './routes/runs.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { workspaceRoutes } from './routes/workspaces.js';
 
 /** The web process's Hono app. Pure: tests call `createApp(deps).request(...)` with no port. */
 export function createApp(deps: ApiDeps) {
@@ -24,15 +29,21 @@ export function createApp(deps: ApiDeps) {
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
   app.onError(handleError);
   app.notFound(handleNotFound);
+  app.use('*', saneUrls());
+  app.use('*', limitBody(maxBodyBytes(deps.config)));
 
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps));
   app.use('/v1/*', requireKey(deps.db));
+  app.use('/v1/*', rateLimit(deps.db));
+  app.use('/v1/*', jsonBodies());
   app.route('/', workflowRoutes(deps));
   app.route('/', runRoutes(deps));
   app.route('/', providerRoutes(deps));
   app.route('/', credentialRoutes(deps));
   app.route('/', keyRoutes(deps));
+  app.route('/', workspaceRoutes(deps));
+  app.route('/', auditLogRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   mountDocs(app);

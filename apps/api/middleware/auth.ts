@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { findActiveKeyByHash, touchKey, type KeyPrincipal } from '../../../db/api-keys.js';
 import type { Database } from '../../../db/database.js';
 import type { Role } from '../../../db/types.js';
@@ -28,12 +28,22 @@ export async function authenticate(db: Database, secret: string | undefined): Pr
   return principal && hashesEqual(principal.secretHash, hash) ? principal : undefined;
 }
 
+/**
+ * The authenticated key of a request, kept out of the context until a role check publishes it:
+ * a handler reached without `requireRole` has no `principal`, so it cannot act for a workspace.
+ */
+const callers = new WeakMap<Context, KeyPrincipal>();
+
+export function callerOf(c: Context<ApiEnv>): KeyPrincipal | undefined {
+  return callers.get(c);
+}
+
 /** Every /v1 route: a valid, unrevoked key or 401. */
 export function requireKey(db: Database): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const principal = await authenticate(db, keyFromHeader(c.req.header('authorization')));
     if (!principal) throw unauthorized();
-    c.set('principal', principal);
+    callers.set(c, principal);
     c.get('log').setBindings?.({ keyId: principal.keyId, workspaceId: principal.workspaceId });
     void touchKey(db, principal.keyId).catch(() => {});
     await next();
@@ -43,9 +53,10 @@ export function requireKey(db: Database): MiddlewareHandler<ApiEnv> {
 /** Declared on every route through `defineRoute`: the role a key needs. */
 export function requireRole(role: Role): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const principal = c.get('principal');
+    const principal = callers.get(c);
     if (!principal) throw unauthorized();
     if (!roleAllows(principal.role, role)) throw forbidden(`This needs the ${role} role; your key is ${principal.role}.`);
+    c.set('principal', principal);
     await next();
   };
 }

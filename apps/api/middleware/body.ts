@@ -1,0 +1,102 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Config } from '../../../lib/config.js';
+import { AppError, badRequest, tooLarge } from '../../../lib/errors.js';
+import type { ApiEnv } from '../context.js';
+
+/** Every route's body cap: room for the largest run input (JSON-escaped), and never under 2 MiB. */
+export function maxBodyBytes(config: Pick<Config, 'MAX_RUN_INPUT_BYTES'>): number {
+  return Math.max(config.MAX_RUN_INPUT_BYTES * 2, 2 * 1024 * 1024);
+}
+
+/** Counts bytes as they stream in (chunked bodies too) and answers 413 past `maxBytes`. */
+export function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge(`Request bodies are limited to ${maxBytes} bytes.`);
+    },
+  });
+}
+
+/** Deeper than any workflow or run input needs; bounds every recursive walk after this one. */
+export const MAX_JSON_DEPTH = 64;
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const unsupported = () =>
+  new AppError(415, 'unsupported_media_type', 'Send the body as JSON with `Content-Type: application/json` (UTF-8).');
+
+/**
+ * The JSON API's edge: a non-empty body must be UTF-8 JSON declared as such, and must hold
+ * nothing PostgreSQL's jsonb refuses (NUL, lone surrogates) or that would exhaust a recursive
+ * walk. An empty body counts as none, so optional-body routes work without a Content-Type.
+ */
+export function jsonBodies(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    if (!WITH_BODY.has(c.req.method) || !c.req.raw.body) return next();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.byteLength === 0) {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete('content-type');
+      c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, signal: c.req.raw.signal });
+      return next();
+    }
+    const type = c.req.header('content-type') ?? '';
+    const charset = CHARSET.exec(type)?.[1]?.toLowerCase();
+    if (!JSON_TYPE.test(type) || (charset && charset !== 'utf-8' && charset !== 'utf8')) throw unsupported();
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw badRequest('The request body is not valid UTF-8.', undefined, 'invalid_utf8');
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw badRequest(`The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, undefined, 'malformed_json');
+    }
+    const problem = unstorable(value);
+    if (problem) throw badRequest(problem.message, [{ pointer: problem.pointer, message: problem.message }], problem.code);
+    c.req.raw = new Request(c.req.raw, { body: bytes });
+    await next();
+  };
+}
+
+interface Unstorable { code: 'nul_character' | 'invalid_unicode' | 'too_deep'; pointer: string; message: string }
+
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+function checkString(s: string, pointer: string): Unstorable | undefined {
+  if (s.includes('\u0000')) return { code: 'nul_character', pointer, message: 'NUL characters (\\u0000) cannot be stored: remove them.' };
+  if (LONE_SURROGATE.test(s)) return { code: 'invalid_unicode', pointer, message: 'Unpaired UTF-16 surrogates (\\ud800-\\udfff) cannot be stored.' };
+  return undefined;
+}
+
+/** Iterative, so a hostile nesting depth cannot overflow the stack before it is measured. */
+function unstorable(root: unknown): Unstorable | undefined {
+  const stack: [unknown, string, number][] = [[root, '', 0]];
+  while (stack.length > 0) {
+    const [value, pointer, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      const bad = checkString(value, pointer || '/');
+      if (bad) return bad;
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return { code: 'too_deep', pointer: pointer || '/', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused.` };
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
+    for (const [key, child] of entries) {
+      const at = `${pointer}/${escapePointer(key)}`;
+      if (!Array.isArray(value)) {
+        const bad = checkString(key, at);
+        if (bad) return bad;
+      }
+      stack.push([child, at, depth + 1]);
+    }
+  }
+  return undefined;
+}
