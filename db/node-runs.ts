@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from './database.js';
-import type { ErrorJson, JsonValue, NodeStatus } from './types.js';
+import type { ErrorJson, JsonValue, NodeStatus, WakeOutcome } from './types.js';
 
 export interface NewNodeRun { run_id: string; node_id: string; type: string; status: NodeStatus; output?: JsonValue }
 
@@ -45,6 +45,7 @@ export interface ClaimedNode {
   workspace_id: string;
   priority: number;
   input: JsonValue;
+  depth: number;
 }
 
 /**
@@ -55,7 +56,7 @@ export interface ClaimedNode {
 export async function claimNode(db: Database, runId: string, nodeId: string, staleAfterMs: number) {
   const result = await sql<ClaimedNode>`
     with run as (
-      select id, workflow_id, version, workspace_id, priority, input
+      select id, workflow_id, version, workspace_id, priority, input, depth
         from runs where id = ${runId} and status = 'running' for no key update
     ), claimed as (
       update node_runs n
@@ -63,7 +64,7 @@ export async function claimNode(db: Database, runId: string, nodeId: string, sta
         from run
        where n.run_id = run.id and n.node_id = ${nodeId}
          and (n.status = 'queued' or (n.status = 'running' and n.heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})))
-      returning n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input
+      returning n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth
     ), event as (
       insert into run_events (run_id, type, node_id, attempt)
       select ${runId}, 'node.started', ${nodeId}, attempts from claimed
@@ -90,9 +91,12 @@ export interface NodeOutcome {
   error?: ErrorJson | null;
 }
 
-/** running(attempt) → terminal. Only the holder of this attempt can record its result. */
-export async function finishRunningNode(db: Database, runId: string, nodeId: string, attempt: number, outcome: NodeOutcome): Promise<boolean> {
-  const res = await db
+/** Who may record a node's result: the worker holding this attempt, or the wake-up of a waiting node. */
+export type NodeHolder = { status: 'running'; attempt: number } | { status: 'waiting' };
+
+/** running(attempt) | waiting → terminal, only from the state the caller holds: a stale holder records nothing. */
+export async function finishNode(db: Database, runId: string, nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Promise<boolean> {
+  let q = db
     .updateTable('node_runs')
     .set({
       status: outcome.status,
@@ -100,6 +104,35 @@ export async function finishRunningNode(db: Database, runId: string, nodeId: str
       error: outcome.error ? JSON.stringify(outcome.error) : null,
       finished_at: sql<Date>`now()`,
       waiting_for: null,
+      wake_at: null,
+      wake_outcome: null,
+    })
+    .where('run_id', '=', runId)
+    .where('node_id', '=', nodeId)
+    .where('status', '=', holder.status);
+  if (holder.status === 'running') q = q.where('attempts', '=', holder.attempt);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export interface Parking {
+  waitingFor: string;
+  wakeAt?: Date;
+  wakeOutcome?: WakeOutcome;
+  childRunId?: string;
+}
+
+/** running(attempt) → waiting: the job ends, the node keeps its place in Postgres. */
+export async function parkNode(db: Database, runId: string, nodeId: string, attempt: number, p: Parking): Promise<boolean> {
+  const res = await db
+    .updateTable('node_runs')
+    .set({
+      status: 'waiting',
+      waiting_for: p.waitingFor,
+      wake_at: p.wakeAt ?? null,
+      wake_outcome: p.wakeOutcome ? JSON.stringify(p.wakeOutcome) : null,
+      child_run_id: p.childRunId ?? null,
+      heartbeat_at: null,
     })
     .where('run_id', '=', runId)
     .where('node_id', '=', nodeId)
@@ -107,6 +140,10 @@ export async function finishRunningNode(db: Database, runId: string, nodeId: str
     .where('attempts', '=', attempt)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
+}
+
+export async function getNodeRun(db: Database, runId: string, nodeId: string) {
+  return db.selectFrom('node_runs').selectAll().where('run_id', '=', runId).where('node_id', '=', nodeId).executeTakeFirst();
 }
 
 /** running(attempt) → queued again, for a retry after backoff. */
@@ -173,7 +210,7 @@ export async function cancelOpenNodes(db: Database, runId: string, error: ErrorJ
   if (open.length === 0) return [];
   await db
     .updateTable('node_runs')
-    .set({ status: 'cancelled', error: JSON.stringify(error), finished_at: sql<Date>`now()`, waiting_for: null })
+    .set({ status: 'cancelled', error: JSON.stringify(error), finished_at: sql<Date>`now()`, waiting_for: null, wake_at: null, wake_outcome: null })
     .where('run_id', '=', runId)
     .where('status', 'in', ['pending', 'queued', 'running', 'waiting'])
     .execute();

@@ -20,20 +20,27 @@ export async function findRunByIdempotencyKey(db: Database, workflowId: string, 
 export async function lockRun(db: Database, runId: string) {
   return db
     .selectFrom('runs')
-    .select(['id', 'status', 'workflow_id', 'workspace_id', 'version', 'priority', 'deadline_at', 'parent_run_id', 'parent_node_id'])
+    .select(['id', 'status', 'workflow_id', 'workspace_id', 'version', 'priority', 'deadline_at', 'parent_run_id', 'parent_node_id', 'depth', 'output', 'error'])
     .where('id', '=', runId)
     .forUpdate()
     .executeTakeFirst();
 }
 
-export async function markRunStarted(db: Database, runId: string) {
+/** queued → running (admitted), with its deadline counted from now. */
+export async function markRunStarted(db: Database, runId: string, timeoutMs: number | undefined) {
   const res = await db
     .updateTable('runs')
-    .set({ status: 'running', started_at: sql<Date>`now()`, waiting_for: null })
+    .set({
+      status: 'running',
+      started_at: sql<Date>`now()`,
+      waiting_for: null,
+      deadline_at: timeoutMs === undefined ? null : sql<Date>`now() + make_interval(secs => ${timeoutMs / 1000})`,
+    })
     .where('id', '=', runId)
     .where('status', '=', 'queued')
+    .returning(['deadline_at'])
     .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  return res;
 }
 
 /** queued|running → terminal, once: the conditional update is what makes it exactly once. */
@@ -92,18 +99,12 @@ export async function listRuns(db: Database, workspaceId: string, f: RunFilter) 
   return q.orderBy('r.created_at', 'desc').orderBy('r.id', 'desc').limit(f.limit + 1).execute();
 }
 
-/** queued|running → cancelled, once. */
-export async function markRunCancelled(db: Database, runId: string, error: ErrorJson) {
-  const res = await db
-    .updateTable('runs')
-    .set({ status: 'cancelled', error: JSON.stringify(error), finished_at: sql<Date>`now()`, waiting_for: null })
-    .where('id', '=', runId)
-    .where('status', 'in', ['queued', 'running'])
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
-}
-
 /** Runs started by nodes of `runId` (workflow.run) that have not ended. */
 export async function activeChildRuns(db: Database, runId: string) {
   return db.selectFrom('runs').select(['id', 'workspace_id']).where('parent_run_id', '=', runId).where('status', 'in', ['queued', 'running']).execute();
+}
+
+/** A run's end state, as a parent's `workflow.run` node needs it. */
+export async function runState(db: Database, runId: string) {
+  return db.selectFrom('runs').select(['id', 'status', 'output', 'error']).where('id', '=', runId).executeTakeFirst();
 }

@@ -27,3 +27,17 @@ export async function tryAdvisoryXactLock(db: Database, key: number): Promise<bo
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${key}) as locked`.execute(db);
   return rows[0]?.locked === true;
 }
+
+/** Waiting nodes with a timer (delays, signal timeouts), soonest first: each should have a wake job. */
+export async function wakingNodes(db: Database, limit: number) {
+  return db
+    .selectFrom('node_runs as n')
+    .innerJoin('runs as r', 'r.id', 'n.run_id')
+    .select(['n.run_id', 'n.node_id', 'n.wake_at'])
+    .where('n.status', '=', 'waiting')
+    .where('n.wake_at', 'is not', null)
+    .where('r.status', '=', 'running')
+    .orderBy('n.wake_at')
+    .limit(limit)
+    .execute();
+}

@@ -26,6 +26,7 @@ export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed
 export const TERMINAL_NODE_STATUSES: readonly NodeStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 
 export interface ErrorJson { code: string; message: string; [k: string]: JsonValue }
+export type WakeOutcome = { output: JsonValue } | { error: ErrorJson };
 
 export interface WorkspacesTable {
   id: Id;
@@ -104,6 +105,7 @@ export interface RunsTable {
   scheduled_for: Timestamp | null;
   deadline_at: Timestamp | null;
   waiting_for: string | null;
+  exclusive_key: string | null;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
@@ -119,6 +121,9 @@ export interface NodeRunsTable {
   error: Jsonb<ErrorJson> | null;
   waiting_for: string | null;
   wake_at: Timestamp | null;
+  /** What the wake-up records: `{output}` (a delay) or `{error}` (a signal timeout). */
+  wake_outcome: Jsonb<WakeOutcome> | null;
+  child_run_id: string | null;
   queued_at: Timestamp | null;
   started_at: Timestamp | null;
   heartbeat_at: Timestamp | null;
@@ -167,6 +172,13 @@ export interface ApiKeyRateWindowsTable {
   count: number;
 }
 
+/** UNLOGGED: per-webhook-path fixed-window request counters (migration 0004). */
+export interface WebhookRateWindowsTable {
+  path: string;
+  window_start: Timestamp;
+  count: number;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -179,6 +191,7 @@ export interface DB {
   credentials: CredentialsTable;
   audit_log: AuditLogTable;
   api_key_rate_windows: ApiKeyRateWindowsTable;
+  webhook_rate_windows: WebhookRateWindowsTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

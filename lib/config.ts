@@ -42,6 +42,12 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 characters of letters, digits, _ . - { }')
     .default('conveyor'),
   WEBHOOK_WAIT_MS: intFrom(0, 300_000).default(30_000),
+  // Requests per minute one webhook path accepts (across all web processes): a leaked URL cannot flood the queue.
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000).default(600),
+  // A cron tick first delivered later than this (every scheduler was down) is missed: catchUp decides.
+  SCHEDULE_MISFIRE_GRACE_MS: intFrom(100, 3_600_000).default(2_000),
+  // workflow.run nesting limit: a workflow that calls itself ends with a clear error, not a fork bomb.
+  MAX_RUN_DEPTH: intFrom(1, 100).default(10),
   // How long a silent worker keeps a node: past it, another worker takes the node over.
   NODE_LOCK_MS: intFrom(1_000, 600_000).default(30_000),
   // Workers serve their own /metrics here when set; web serves them on PORT.

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 /** Node executions whose provider declares no queue of its own. */
 export const DEFAULT_NODE_QUEUE = 'nodes';
-/** Run-level timers: wake-ups (delays, signal timeouts, run deadlines) and run admission. */
+/** Timers: wake-ups of waiting nodes (delays, signal timeouts) and run deadlines. */
 export const CONTROL_QUEUE = 'control';
 /** Cron ticks from BullMQ job schedulers, consumed by the scheduler process. */
 export const SCHEDULE_QUEUE = 'schedules';
@@ -18,7 +18,6 @@ export type NodeJob = z.infer<typeof nodeJobSchema>;
 export const controlJobSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('wake'), runId: z.string().uuid(), nodeId: z.string() }),
   z.object({ kind: z.literal('deadline'), runId: z.string().uuid() }),
-  z.object({ kind: z.literal('admit'), workflowId: z.string().uuid() }),
 ]);
 export type ControlJob = z.infer<typeof controlJobSchema>;
 
@@ -30,8 +29,7 @@ export type ScheduleJob = z.infer<typeof scheduleJobSchema>;
  * not the id, is what makes a duplicate harmless.
  */
 export const nodeJobId = (runId: string, nodeId: string) => `n.${runId}.${nodeId}`;
-export const controlJobId = (job: ControlJob) =>
-  job.kind === 'wake' ? `w.${job.runId}.${job.nodeId}` : job.kind === 'deadline' ? `d.${job.runId}` : `a.${job.workflowId}`;
+export const controlJobId = (job: ControlJob) => (job.kind === 'wake' ? `w.${job.runId}.${job.nodeId}` : `d.${job.runId}`);
 
 /** BullMQ priority: 1 is highest; runs use 1..10 and BullMQ treats 0 as "no priority". */
 export const jobPriority = (runPriority: number) => runPriority;

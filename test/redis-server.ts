@@ -15,7 +15,8 @@ export async function startPrivateRedis(opts: { persistence?: boolean; dir?: str
   let child: ChildProcess | undefined;
   const args = () => [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'noeviction',
-    '--appendonly', opts.persistence ? 'yes' : 'no', ...(opts.dir ? ['--dir', opts.dir] : []),
+    // fsync on every write: a SIGKILLed server then keeps everything it acknowledged.
+    '--appendonly', opts.persistence ? 'yes' : 'no', ...(opts.persistence ? ['--appendfsync', 'always'] : []), ...(opts.dir ? ['--dir', opts.dir] : []),
   ];
   const start = async () => {
     child = spawn('redis-server', args(), { stdio: 'ignore' });

@@ -49,10 +49,18 @@ export function presentRunSummary(r: RunRow) {
   };
 }
 
-export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[], order: readonly string[]) {
+export interface RunWaits {
+  run: string | null;
+  nodes: ReadonlyMap<string, string | null>;
+}
+
+export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[], order: readonly string[], waits?: RunWaits) {
   const position = new Map(order.map((id, i) => [id, i]));
   return {
     ...presentRunSummary(r),
+    waitingFor: waits ? waits.run : r.waiting_for,
+    parentNodeId: r.parent_node_id,
+    childRunIds: nodes.flatMap((n) => (n.child_run_id ? [n.child_run_id] : [])),
     input: r.input,
     output: r.output,
     trigger: { ...(r.trigger as object), type: r.trigger_type },
@@ -65,7 +73,8 @@ export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[],
         attempts: n.attempts,
         output: n.output,
         error: n.error,
-        waitingFor: n.waiting_for,
+        waitingFor: waits ? (waits.nodes.get(n.node_id) ?? null) : n.waiting_for,
+        ...(n.child_run_id ? { childRunId: n.child_run_id } : {}),
         startedAt: iso(n.started_at),
         finishedAt: iso(n.finished_at),
       })),

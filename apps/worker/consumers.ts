@@ -1,13 +1,14 @@
-import { UnrecoverableError } from 'bullmq';
+import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { EngineDeps } from '../../lib/engine/deps.js';
 import { executeNode } from '../../lib/engine/execute-node.js';
 import { nodeQueueNames } from '../../lib/engine/queues.js';
-import { nodeJobSchema } from '../../lib/jobs.js';
+import { checkDeadline, wakeNode } from '../../lib/engine/waits.js';
+import { CONTROL_QUEUE, controlJobSchema, nodeJobSchema } from '../../lib/jobs.js';
 import type { JobWorker } from '../../lib/queue.js';
 
 export interface ConsumerOptions {
   concurrency: number;
-  /** WORKER_QUEUES: consume only these (default: every node queue). */
+  /** WORKER_QUEUES: consume only these node queues (default: every node queue). Timers are always consumed. */
   queues?: readonly string[];
 }
 
@@ -17,7 +18,7 @@ export function startConsumers(deps: EngineDeps, opts: ConsumerOptions): JobWork
   const wanted = opts.queues?.length ? opts.queues : known;
   const unknown = wanted.filter((q) => !known.includes(q));
   if (unknown.length) throw new Error(`WORKER_QUEUES names unknown queues: ${unknown.join(', ')} (known: ${known.join(', ')})`);
-  return wanted.map((name) => {
+  const nodeWorkers = wanted.map((name) => {
     const worker = deps.queues.worker(
       name,
       async (job, _token, signal) => {
@@ -37,4 +38,22 @@ export function startConsumers(deps: EngineDeps, opts: ConsumerOptions): JobWork
     worker.on('error', (err) => deps.log.warn({ queue: name, err: err.message }, 'worker error'));
     return worker;
   });
+  // Timers are a few quick transactions each: a small fixed concurrency is plenty.
+  const timers = deps.queues.worker(
+    CONTROL_QUEUE,
+    async (job, token) => {
+      const data = controlJobSchema.safeParse(job.data);
+      if (!data.success) throw new UnrecoverableError('malformed control job payload');
+      const result = data.data.kind === 'wake' ? await wakeNode(deps, data.data.runId, data.data.nodeId) : await checkDeadline(deps, data.data.runId);
+      if (!result.done) {
+        // Fired early (clocks of Redis and Postgres hosts differ): sleep the rest in the queue.
+        await job.moveToDelayed(Date.now() + result.remainingMs, token);
+        throw new DelayedError();
+      }
+      return 'done';
+    },
+    { concurrency: Math.min(20, Math.max(2, opts.concurrency)) },
+  );
+  timers.on('error', (err) => deps.log.warn({ queue: CONTROL_QUEUE, err: err.message }, 'worker error'));
+  return [...nodeWorkers, timers];
 }

@@ -1,37 +1,49 @@
+import { sql } from 'kysely';
+import {
+  cancelOpenNodes, finishNode, getNodeRun, nodeStatuses, queuePendingNodes, skipPendingNodes, succeededOutputs,
+  type NodeHolder, type NodeOutcome,
+} from '../../db/node-runs.js';
 import { appendEvents, type NewEvent } from '../../db/run-events.js';
-import { finishRunningNode, nodeStatuses, queuePendingNodes, skipPendingNodes, succeededOutputs, type NodeOutcome } from '../../db/node-runs.js';
 import { lockRun, markRunFinished } from '../../db/runs.js';
-import type { Database } from '../../db/database.js';
-import type { ErrorJson, JsonValue } from '../../db/types.js';
+import type { ErrorJson, JsonValue, RunStatus } from '../../db/types.js';
+import { CANCEL_CHANNEL } from './cancel-listener.js';
+import { childOutcome } from './child-outcome.js';
 import { runOutcome, settle } from './settle.js';
-import type { CompiledVersion } from './versions.js';
+import type { TxContext } from './tx.js';
+import { loadVersion, type CompiledVersion } from './versions.js';
 
-export interface Advance {
-  /** Recorded: false means the result was not ours to record (duplicate, stale or cancelled). */
+/**
+ * The run state machine's transitions that span nodes and runs: a node's result advancing its
+ * run, a run's end (natural, cancelled or timed out), and a child run's end completing its
+ * parent's node. Every step is a conditional update under the run's row lock, inside the
+ * caller's transaction; queue work goes into `ctx.fx` for after the commit.
+ */
+
+export interface Recorded {
+  /** False: the result was not ours to record (duplicate, stale, or the run already ended). */
   recorded: boolean;
-  /** Nodes now queued in Postgres: enqueue their jobs after commit. */
-  toEnqueue: string[];
   runFinished?: 'succeeded' | 'failed';
-  priority: number;
 }
 
 /**
  * Records a node's terminal outcome and advances its run, in the caller's transaction:
- * the run's row lock first, then the node's conditional update, then the successors the DAG
- * rules make ready or skip, then the run's own end when no node is left.
+ * the run's row lock first, then the node's conditional update (only from the state the caller
+ * holds), then the successors the DAG rules make ready or skip, then the run's own end when no
+ * node is left. Jobs for what became ready go into `ctx.fx`, added after commit.
  */
 export async function recordOutcome(
-  tx: Database,
+  ctx: TxContext,
   compiled: CompiledVersion,
   runId: string,
   nodeId: string,
-  attempt: number,
+  holder: NodeHolder,
   outcome: NodeOutcome,
-): Promise<Advance> {
+): Promise<Recorded> {
+  const { tx, fx } = ctx;
   const run = await lockRun(tx, runId);
-  if (!run || run.status !== 'running') return { recorded: false, toEnqueue: [], priority: 5 };
-  if (!(await finishRunningNode(tx, runId, nodeId, attempt, outcome))) return { recorded: false, toEnqueue: [], priority: run.priority };
-  const events: NewEvent[] = [nodeEvent(nodeId, attempt, outcome)];
+  if (!run || run.status !== 'running') return { recorded: false };
+  if (!(await finishNode(tx, runId, nodeId, holder, outcome))) return { recorded: false };
+  const events: NewEvent[] = [nodeEvent(nodeId, holder, outcome)];
   const statuses = await nodeStatuses(tx, runId);
   const plan = settle(compiled.dag, statuses, [nodeId]);
   const queued = await queuePendingNodes(tx, runId, plan.queue);
@@ -44,19 +56,19 @@ export async function recordOutcome(
     statuses.set(s.nodeId, 'skipped');
     events.push({ type: 'node.skipped', nodeId: s.nodeId, data: { code: s.code, message: s.message } });
   }
+  fx.enqueue(compiled, runId, run.priority, queued);
+  await appendEvents(tx, runId, events);
   const ending = runOutcome(statuses);
   if (ending) {
-    const output = await sinkOutputs(tx, compiled, runId);
+    const output = await sinkOutputs(ctx, compiled, runId);
     const error = ending === 'failed' ? firstFailure(compiled, statuses, nodeId, outcome) : null;
-    if (await markRunFinished(tx, runId, ending, output, error)) {
-      events.push({ type: ending === 'succeeded' ? 'run.succeeded' : 'run.failed', data: error ? { error } : {} });
-    }
+    await finishRun(ctx, run, ending, output, error);
   }
-  await appendEvents(tx, runId, events);
-  return { recorded: true, toEnqueue: queued, runFinished: ending, priority: run.priority };
+  return { recorded: true, runFinished: ending };
 }
 
-function nodeEvent(nodeId: string, attempt: number, outcome: NodeOutcome): NewEvent {
+function nodeEvent(nodeId: string, holder: NodeHolder, outcome: NodeOutcome): NewEvent {
+  const attempt = holder.status === 'running' ? holder.attempt : undefined;
   switch (outcome.status) {
     case 'succeeded':
       return { type: 'node.succeeded', nodeId, attempt };
@@ -68,17 +80,71 @@ function nodeEvent(nodeId: string, attempt: number, outcome: NodeOutcome): NewEv
 }
 
 /** The run's output: its succeeded sink nodes' outputs, keyed by node id. */
-async function sinkOutputs(tx: Database, compiled: CompiledVersion, runId: string): Promise<{ [id: string]: JsonValue }> {
-  const rows = await succeededOutputs(tx, runId, compiled.dag.sinks);
+async function sinkOutputs(ctx: TxContext, compiled: CompiledVersion, runId: string): Promise<{ [id: string]: JsonValue }> {
+  const rows = await succeededOutputs(ctx.tx, runId, compiled.dag.sinks);
   return Object.fromEntries(rows.map((r) => [r.node_id, r.output]));
 }
 
 function firstFailure(compiled: CompiledVersion, statuses: Map<string, string>, lastId: string, last: NodeOutcome): ErrorJson {
-  const failedId = statuses.get(lastId) === 'failed' || last.status === 'failed' ? lastId : compiled.dag.nodeIds.find((id) => statuses.get(id) === 'failed');
+  const failedId = last.status === 'failed' ? lastId : compiled.dag.nodeIds.find((id) => statuses.get(id) === 'failed');
   const detail = failedId === lastId ? last.error : undefined;
   return {
     code: 'node_failed',
     message: `node '${failedId}' failed${detail ? `: ${detail.message}` : ''}`,
     nodeId: failedId ?? null,
   };
+}
+
+type LockedRun = NonNullable<Awaited<ReturnType<typeof lockRun>>>;
+type Ending = Exclude<RunStatus, 'queued' | 'running'>;
+
+/**
+ * A run reaches its end, once (the conditional update decides): its event, its deadline timer
+ * removed, its workflow's queued runs offered the freed slot, and — for a child run — the
+ * parent's waiting `workflow.run` node completed with this run's outcome, in the same transaction.
+ */
+export async function finishRun(ctx: TxContext, run: LockedRun, status: Ending, output: JsonValue | null, error: ErrorJson | null): Promise<boolean> {
+  if (!(await markRunFinished(ctx.tx, run.id, status, output, error))) return false;
+  await appendEvents(ctx.tx, run.id, [{ type: `run.${status}`, data: error ? { error } : {} }]);
+  ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.id });
+  ctx.fx.admit.add(run.workflow_id);
+  ctx.fx.finishedRuns.push({ runId: run.id, status });
+  if (run.parent_run_id && run.parent_node_id) {
+    await completeParentNode(ctx, run.parent_run_id, run.parent_node_id, { id: run.id, status, output, error });
+  }
+  return true;
+}
+
+/**
+ * Ends a run that still has open nodes (cancel, deadline): every open node becomes
+ * `cancelled`, running providers everywhere are aborted by a NOTIFY sent on commit, and their
+ * jobs and timers are removed after it. Returns false when the run had already ended.
+ */
+export async function endRun(ctx: TxContext, runId: string, status: 'cancelled' | 'failed', error: ErrorJson): Promise<{ ended: boolean; status?: RunStatus }> {
+  const run = await lockRun(ctx.tx, runId);
+  if (!run || (run.status !== 'queued' && run.status !== 'running')) return { ended: false, status: run?.status };
+  const open = await cancelOpenNodes(ctx.tx, runId, { code: status === 'cancelled' ? 'cancelled' : error.code, message: error.message });
+  await appendEvents(ctx.tx, runId, open.map((n) => ({ type: 'node.cancelled' as const, nodeId: n.node_id })));
+  await finishRun(ctx, run, status, null, error);
+  await sql`select pg_notify(${CANCEL_CHANNEL}, ${runId})`.execute(ctx.tx);
+  for (const n of open) {
+    ctx.fx.removals.push({ type: n.type, runId, nodeId: n.node_id });
+    ctx.fx.removedTimers.push({ kind: 'wake', runId, nodeId: n.node_id });
+  }
+  return { ended: true };
+}
+
+async function completeParentNode(
+  ctx: TxContext,
+  parentRunId: string,
+  parentNodeId: string,
+  child: { id: string; status: Ending; output: JsonValue | null; error: ErrorJson | null },
+): Promise<void> {
+  const parent = await lockRun(ctx.tx, parentRunId);
+  if (!parent || parent.status !== 'running') return;
+  const node = await getNodeRun(ctx.tx, parentRunId, parentNodeId);
+  // Not parked yet: the parker sees this child ended (under the same lock) and records it itself.
+  if (node?.status !== 'waiting' || node.child_run_id !== child.id) return;
+  const compiled = await loadVersion(ctx.deps.db, parent.workflow_id, parent.version);
+  await recordOutcome(ctx, compiled, parentRunId, parentNodeId, { status: 'waiting' }, childOutcome(child, ctx.deps.settings.maxNodeOutputBytes));
 }

@@ -22,6 +22,8 @@ export interface EngineDeps {
     maxRunInputBytes: number;
     /** A running node's holder heartbeats every third of this; silent longer, it is presumed dead. */
     nodeLockMs: number;
+    /** How deep workflow.run may nest: recursion ends with a clear error. */
+    maxRunDepth: number;
   };
   credentials?: CredentialResolver;
   /** This process's in-flight node executions, aborted by run on cancellation. */

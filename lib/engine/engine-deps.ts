@@ -31,6 +31,7 @@ export function engineDeps(opts: {
       maxNodeOutputBytes: config.MAX_NODE_OUTPUT_BYTES,
       maxRunInputBytes: config.MAX_RUN_INPUT_BYTES,
       nodeLockMs: config.NODE_LOCK_MS,
+      maxRunDepth: config.MAX_RUN_DEPTH,
     },
   };
 }

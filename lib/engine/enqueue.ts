@@ -1,4 +1,4 @@
-import { KEEP_COMPLETED, KEEP_FAILED, jobPriority, nodeJobId, type NodeJob } from '../jobs.js';
+import { CONTROL_QUEUE, KEEP_COMPLETED, KEEP_FAILED, controlJobId, jobPriority, nodeJobId, type ControlJob, type NodeJob } from '../jobs.js';
 import type { EngineDeps } from './deps.js';
 import { nodeQueueFor } from './queues.js';
 import type { CompiledVersion } from './versions.js';
@@ -31,4 +31,18 @@ export async function enqueueNodes(deps: EngineDeps, compiled: CompiledVersion, 
     byQueue.set(queue, jobs);
   }
   await Promise.all([...byQueue].map(([queue, jobs]) => deps.queues.queue(queue).addBulk(jobs)));
+}
+
+/** A timer: a delayed control job that fires at `at` (a wake-up, a run deadline). */
+export async function enqueueControl(deps: EngineDeps, job: ControlJob, at: Date = new Date()): Promise<void> {
+  const delay = Math.max(0, at.getTime() - Date.now());
+  await deps.queues.queue(CONTROL_QUEUE).add(job.kind, job, {
+    jobId: controlJobId(job),
+    delay,
+    // A timer retried on a transient error (the database restarting) rather than lost.
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: KEEP_FAILED,
+  });
 }

@@ -5,15 +5,17 @@ import { lockRun } from '../../db/runs.js';
 import type { JsonValue } from '../../db/types.js';
 import { evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
 import type { NodeJob } from '../jobs.js';
-import type { Json } from '../providers/types.js';
+import { Suspension, type Json } from '../providers/types.js';
 import { DEFAULT_NODE_TIMEOUT_MS, type NodeDefinition } from '../workflows/definition.js';
 import { recordOutcome } from './advance.js';
+import { startChildRun } from './child-runs.js';
 import type { EngineDeps } from './deps.js';
-import { enqueueNodes } from './enqueue.js';
 import { NodeError, classifyError, redactSecrets } from './node-errors.js';
+import { inTransaction } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
+import { suspendNode } from './waits.js';
 
-export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'ignored'; attempt?: number; ms?: number };
+export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'waiting' | 'ignored'; attempt?: number; ms?: number };
 
 /**
  * Executes one node job: claim it, resolve its inputs from Postgres, call the provider with
@@ -35,14 +37,14 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
       .then((ours) => ours || lost.abort(new NodeError('superseded', 'node no longer held by this worker')))
       .catch(() => {});
   }, deps.settings.nodeLockMs / 3);
-  let outcome: NodeOutcome;
+  let result: NodeOutcome | Suspension;
   try {
     if (!node) throw new NodeError('unknown_node', `node '${job.nodeId}' is not in version ${claim.version}`);
-    outcome = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log);
+    result = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log);
   } catch (err) {
     if (cancel.signal.aborted) {
       // The cancelling transaction already recorded the node as cancelled: nothing to add.
-      log.info('node aborted: run cancelled');
+      log.info('node aborted: run ended');
       return { status: 'ignored' };
     }
     if (jobSignal.aborted || lost.signal.aborted) {
@@ -57,16 +59,22 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
       log.warn({ code: error.code, ms: Math.round(performance.now() - started) }, 'node attempt failed; retrying');
       throw new Error(error.message);
     }
-    outcome = { status: 'failed', error };
+    result = { status: 'failed', error };
   } finally {
     clearInterval(heartbeat);
     cancel.release();
   }
-  const advance = await deps.db.transaction().execute((tx) => recordOutcome(tx, compiled, job.runId, job.nodeId, claim.attempts, outcome));
-  await enqueueNodes(deps, compiled, job.runId, advance.priority, advance.toEnqueue);
   const ms = Math.round(performance.now() - started);
-  log.info({ status: outcome.status, ms, recorded: advance.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
-  if (advance.runFinished) log.info({ status: advance.runFinished }, 'run finished');
+  if (result instanceof Suspension) {
+    const suspension = result;
+    const parked = await inTransaction(deps, (ctx) => suspendNode(ctx, compiled, job.runId, job.nodeId, claim.attempts, suspension));
+    log.info({ status: parked.waiting ? 'waiting' : 'settled', reason: suspension.reason, ms, recorded: parked.recorded }, 'node suspended');
+    return { status: 'waiting', attempt: claim.attempts, ms };
+  }
+  const outcome = result;
+  const recorded = await inTransaction(deps, (ctx) => recordOutcome(ctx, compiled, job.runId, job.nodeId, { status: 'running', attempt: claim.attempts }, outcome));
+  log.info({ status: outcome.status, ms, recorded: recorded.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
+  if (recorded.runFinished) log.info({ status: recorded.runFinished }, 'run finished');
   if (outcome.status === 'failed') throw new UnrecoverableError(outcome.error?.message ?? 'node failed');
   return { status: outcome.status, attempt: claim.attempts, ms };
 }
@@ -79,7 +87,7 @@ async function runNode(
   job: NodeJob,
   signal: AbortSignal,
   log: EngineDeps['log'],
-): Promise<NodeOutcome> {
+): Promise<NodeOutcome | Suspension> {
   const provider = deps.registry.get(node.type);
   if (!provider) throw new NodeError('unknown_type', `no provider for node type '${node.type}'`);
   const scope = await buildScope(deps, compiled, claim, job);
@@ -108,9 +116,12 @@ async function runNode(
         idempotencyKey: `${job.runId}:${job.nodeId}`,
         run: { id: job.runId, workflowId: claim.workflow_id, workspaceId: claim.workspace_id, nodeId: job.nodeId, attempt: claim.attempts },
         settings: deps.settings,
+        startChildRun: (req) =>
+          startChildRun(deps, { runId: job.runId, nodeId: job.nodeId, workspaceId: claim.workspace_id, depth: claim.depth, priority: claim.priority }, req),
       }),
       providerSignal,
     );
+    if (output instanceof Suspension) return output;
     return { status: 'succeeded', output: checkOutput(redactSecrets(output, secrets), deps.settings.maxNodeOutputBytes) };
   } catch (err) {
     if (timeout.aborted && !signal.aborted) throw new NodeError('timeout', `node '${node.id}' timed out after ${timeoutMs} ms`);

@@ -16,6 +16,9 @@ const PERMANENT = new Set([
   'too_many_redirects',
   'llm_auth',
   'llm_bad_response',
+  'workflow_not_found',
+  'max_depth_exceeded',
+  'input_too_large',
 ]);
 
 export class NodeError extends Error {

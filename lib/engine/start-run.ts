@@ -3,8 +3,8 @@ import { appendEvents, type NewEvent } from '../../db/run-events.js';
 import { findRunByIdempotencyKey, insertRun } from '../../db/runs.js';
 import type { JsonValue, NodeStatus, Run, TriggerType } from '../../db/types.js';
 import type { EngineDeps } from './deps.js';
-import { enqueueNodes } from './enqueue.js';
 import { settle } from './settle.js';
+import { inTransaction } from './tx.js';
 import { loadVersion } from './versions.js';
 
 export interface StartRunRequest {
@@ -22,6 +22,8 @@ export interface StartRunRequest {
   scheduledFor?: Date;
   /** At most one run holding this key runs at a time; later ones wait in `queued` (schedule overlap "queue"). */
   exclusiveKey?: string;
+  /** A child run started by a `workflow.run` node. */
+  parent?: { runId: string; nodeId: string; depth: number };
 }
 
 export interface StartedRun {
@@ -31,20 +33,28 @@ export interface StartedRun {
 }
 
 /**
- * Creates a run with a row per node, marks it running with its roots queued, in one
- * transaction; then enqueues the roots. Postgres is written first, so a crash before the
- * enqueue loses nothing: the sweeper finds queued nodes without jobs.
+ * Creates a run with a row per node in one transaction, then enqueues what is ready. A run of
+ * a workflow without a concurrency limit starts at once (its roots queued); otherwise it waits
+ * in `queued` and admission starts it when a slot is free. Postgres is written first, so a crash
+ * before the enqueue loses nothing: the sweeper finds queued nodes without jobs.
  */
 export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
   const compiled = await loadVersion(deps.db, req.workflowId, req.version);
   const priority = req.priority ?? 5;
-  const result = await deps.db.transaction().execute(async (tx) => {
+  const limit = await deps.db.selectFrom('workflows').select('concurrency').where('id', '=', req.workflowId).executeTakeFirst();
+  const admitted = (limit?.concurrency ?? null) === null && !req.exclusiveKey;
+  const timeoutMs = compiled.definition.timeoutMs;
+  const result = await inTransaction(deps, async ({ tx, fx }) => {
+    const now = new Date();
+    const deadline = admitted && timeoutMs !== undefined ? new Date(now.getTime() + timeoutMs) : null;
     const run = await insertRun(tx, {
       workspace_id: req.workspaceId,
       workflow_id: req.workflowId,
       version: req.version,
-      status: 'running',
-      started_at: new Date(),
+      status: admitted ? 'running' : 'queued',
+      started_at: admitted ? now : null,
+      deadline_at: deadline,
+      waiting_for: admitted ? null : 'a concurrency slot',
       input: JSON.stringify(req.input ?? null),
       trigger_type: req.trigger.type,
       trigger: JSON.stringify(req.trigger),
@@ -53,14 +63,18 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
       retry_of: req.retryOf ?? null,
       schedule_id: req.scheduleId ?? null,
       scheduled_for: req.scheduledFor ?? null,
+      exclusive_key: req.exclusiveKey ?? null,
+      parent_run_id: req.parent?.runId ?? null,
+      parent_node_id: req.parent?.nodeId ?? null,
+      depth: req.parent ? req.parent.depth + 1 : 0,
     });
     if (!run) return undefined;
     const reused = new Map(req.retryOf ? (await succeededOutputs(tx, req.retryOf, compiled.dag.nodeIds)).map((r) => [r.node_id, r.output]) : []);
     const statuses = new Map<string, NodeStatus>(
-      compiled.dag.nodeIds.map((id) => [id, reused.has(id) ? 'succeeded' : compiled.dag.roots.includes(id) ? 'queued' : 'pending']),
+      compiled.dag.nodeIds.map((id) => [id, reused.has(id) ? 'succeeded' : admitted && compiled.dag.roots.includes(id) ? 'queued' : 'pending']),
     );
     // A rerun starts where the reused outputs end: the first nodes whose inputs are all there.
-    for (const id of settle(compiled.dag, statuses, [...reused.keys()]).queue) statuses.set(id, 'queued');
+    if (admitted) for (const id of settle(compiled.dag, statuses, [...reused.keys()]).queue) statuses.set(id, 'queued');
     await insertNodeRuns(
       tx,
       compiled.definition.nodes.map((n) => ({ run_id: run.id, node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
@@ -68,19 +82,21 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
     const ready = compiled.dag.nodeIds.filter((id) => statuses.get(id) === 'queued');
     const events: NewEvent[] = [
       { type: 'run.queued', data: req.retryOf ? { retryOf: req.retryOf } : {} },
-      { type: 'run.started' },
+      ...(admitted ? [{ type: 'run.started' } as NewEvent] : []),
       ...[...reused.keys()].map((nodeId): NewEvent => ({ type: 'node.succeeded', nodeId, data: { reusedFrom: req.retryOf! } })),
       ...ready.map((nodeId): NewEvent => ({ type: 'node.queued', nodeId })),
     ];
     await appendEvents(tx, run.id, events);
-    return { run, ready };
+    fx.enqueue(compiled, run.id, priority, ready);
+    if (deadline) fx.timers.push({ job: { kind: 'deadline', runId: run.id }, at: deadline });
+    if (!admitted) fx.admit.add(req.workflowId);
+    return run;
   });
   if (!result) {
     const existing = await findRunByIdempotencyKey(deps.db, req.workflowId, req.idempotencyKey!);
     if (!existing) throw new Error('idempotency conflict but no run found');
     return { run: existing, created: false };
   }
-  await enqueueNodes(deps, compiled, result.run.id, priority, result.ready);
-  deps.log.debug({ runId: result.run.id, workflowId: req.workflowId }, 'run started');
-  return { run: result.run, created: true };
+  deps.log.debug({ runId: result.id, workflowId: req.workflowId, admitted }, 'run created');
+  return { run: result, created: true };
 }

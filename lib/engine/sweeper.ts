@@ -1,45 +1,77 @@
-import { nodesDueForSweep, tryAdvisoryXactLock } from '../../db/sweep.js';
-import { nodeJobId } from '../jobs.js';
+import { runsPastDeadline, workflowsWithQueuedRuns } from '../../db/admission.js';
+import { nodesDueForSweep, tryAdvisoryXactLock, wakingNodes } from '../../db/sweep.js';
+import { CONTROL_QUEUE, controlJobId, nodeJobId, type ControlJob } from '../jobs.js';
+import { admitRuns } from './admission.js';
 import type { EngineDeps } from './deps.js';
-import { enqueueNodes } from './enqueue.js';
+import { enqueueControl, enqueueNodes } from './enqueue.js';
 import { nodeQueueFor } from './queues.js';
 import { loadVersion } from './versions.js';
+import { checkDeadline } from './waits.js';
 
 /** Spells "SWEP": the advisory lock key only one scheduler's sweep holds at a time. */
 export const SWEEP_LOCK_KEY = 0x53574550;
 /** A queued node younger than this is probably being enqueued right now. */
 export const SWEEP_GRACE_MS = 15_000;
+/** A deadline this far past was missed by its timer (every worker down, the queue lost). */
+const DEADLINE_GRACE_MS = 5_000;
 
 export interface SweepResult {
   swept: boolean;
   checked: number;
   reenqueued: number;
+  timers: number;
+  deadlines: number;
+  admitted: number;
 }
 
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
 /**
- * Re-enqueues what Postgres says is due but the queue lacks: a crash between commit and
- * enqueue, a Redis restarted empty, a job lost with its worker. Re-adding is safe: the claim
- * in Postgres, not the job, decides who runs a node.
+ * Re-creates from Postgres what the queue should hold but lacks — a crash between commit and
+ * enqueue, a Redis restarted empty, a job lost with its worker: node jobs, wake timers (with the
+ * time that remains), overdue deadlines, and admission of queued runs. Re-adding is safe: the
+ * conditional updates in Postgres, not the jobs, decide what happens.
  */
-export async function sweep(deps: EngineDeps, opts: { graceMs?: number; limit?: number } = {}): Promise<SweepResult> {
+export async function sweep(deps: EngineDeps, opts: { graceMs?: number; deadlineGraceMs?: number; limit?: number } = {}): Promise<SweepResult> {
+  const limit = opts.limit ?? 500;
   return deps.db.transaction().execute(async (tx) => {
-    if (!(await tryAdvisoryXactLock(tx, SWEEP_LOCK_KEY))) return { swept: false, checked: 0, reenqueued: 0 };
-    const due = await nodesDueForSweep(tx, opts.graceMs ?? SWEEP_GRACE_MS, deps.settings.nodeLockMs, opts.limit ?? 500);
-    let reenqueued = 0;
+    const result: SweepResult = { swept: false, checked: 0, reenqueued: 0, timers: 0, deadlines: 0, admitted: 0 };
+    if (!(await tryAdvisoryXactLock(tx, SWEEP_LOCK_KEY))) return result;
+    result.swept = true;
+    const due = await nodesDueForSweep(tx, opts.graceMs ?? SWEEP_GRACE_MS, deps.settings.nodeLockMs, limit);
+    result.checked = due.length;
     for (const row of due) {
       const compiled = await loadVersion(deps.db, row.workflow_id, row.version);
       const node = compiled.nodes.get(row.node_id);
       if (!node) continue;
       const queue = deps.queues.queue(nodeQueueFor(deps.registry, node.type));
-      const job = await queue.getJob(nodeJobId(row.run_id, row.node_id));
-      const state = job ? await job.getState() : 'missing';
-      if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') continue;
-      // A finished job with this id would swallow the re-add: clear it first.
-      if (job) await job.remove().catch(() => {});
+      if (!(await missing(queue, nodeJobId(row.run_id, row.node_id)))) continue;
       await enqueueNodes(deps, compiled, row.run_id, row.priority, [row.node_id]);
-      reenqueued += 1;
-      deps.log.warn({ runId: row.run_id, nodeId: row.node_id, status: row.status, jobState: state }, 'sweeper re-enqueued a node the queue had lost');
+      result.reenqueued += 1;
+      deps.log.warn({ runId: row.run_id, nodeId: row.node_id, status: row.status }, 'sweeper re-enqueued a node the queue had lost');
     }
-    return { swept: true, checked: due.length, reenqueued };
+    for (const row of await wakingNodes(tx, limit)) {
+      const job: ControlJob = { kind: 'wake', runId: row.run_id, nodeId: row.node_id };
+      if (!(await missing(deps.queues.queue(CONTROL_QUEUE), controlJobId(job)))) continue;
+      await enqueueControl(deps, job, row.wake_at!);
+      result.timers += 1;
+      deps.log.warn({ runId: row.run_id, nodeId: row.node_id, wakeAt: row.wake_at }, 'sweeper re-created a lost wake timer');
+    }
+    for (const run of await runsPastDeadline(tx, opts.deadlineGraceMs ?? DEADLINE_GRACE_MS, limit)) {
+      await checkDeadline(deps, run.id);
+      result.deadlines += 1;
+    }
+    for (const workflowId of await workflowsWithQueuedRuns(tx, limit)) result.admitted += await admitRuns(deps, workflowId);
+    return result;
   });
+}
+
+/** No live job under this id; a finished one that would swallow the re-add is cleared. */
+async function missing(queue: ReturnType<EngineDeps['queues']['queue']>, jobId: string): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) return true;
+  const state = await job.getState();
+  if (LIVE_STATES.has(state)) return false;
+  await job.remove().catch(() => {});
+  return true;
 }

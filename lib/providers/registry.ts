@@ -1,12 +1,15 @@
 import { z } from 'zod';
+import delay from './delay.js';
 import httpRequest from './http-request.js';
 import llmChat from './llm-chat.js';
 import noop from './noop.js';
 import transform from './transform.js';
 import type { Provider } from './types.js';
+import waitSignal from './wait-signal.js';
+import workflowRun from './workflow-run.js';
 
 /** The provider list: adding a provider is one file and one line here. */
-export const BUILT_IN_PROVIDERS: readonly Provider[] = [noop, transform, httpRequest, llmChat];
+export const BUILT_IN_PROVIDERS: readonly Provider[] = [noop, transform, httpRequest, llmChat, delay, waitSignal, workflowRun];
 
 export interface ProviderRegistry {
   get(type: string): Provider | undefined;

@@ -15,6 +15,28 @@ export interface ProviderSettings {
   maxResponseBytes: number;
 }
 
+/**
+ * What a provider returns to wait without holding a worker slot: the node parks in `waiting`
+ * and the job ends. A timer (`wakeAt`) records `onWake` when it fires; a child run records its
+ * own outcome when it ends; a signal (POST .../signal) records its payload.
+ */
+export class Suspension {
+  constructor(
+    /** Shown as the node's `waitingFor`: "delay until …", "a signal", "child run …". */
+    readonly reason: string,
+    readonly wakeAt?: Date,
+    readonly onWake?: { output: Json } | { error: { code: string; message: string } },
+    readonly childRunId?: string,
+  ) {}
+}
+
+export interface ChildRunRequest {
+  /** A workflow of the same workspace, by name. */
+  workflow: string;
+  version?: number;
+  input: Json;
+}
+
 /** What a provider's `run` receives. Everything is already resolved: no expressions remain. */
 export interface ProviderContext<P> {
   params: P;
@@ -28,6 +50,8 @@ export interface ProviderContext<P> {
   idempotencyKey: string;
   run: { id: string; workflowId: string; workspaceId: string; nodeId: string; attempt: number };
   settings: ProviderSettings;
+  /** Starts (once per node: a repeat returns the same run) a child run of this node. */
+  startChildRun(req: ChildRunRequest): Promise<{ runId: string; status: string }>;
 }
 
 /**
@@ -42,7 +66,8 @@ export interface Provider<S extends z.ZodType = z.ZodType> {
   credential?: readonly CredentialType[];
   /** Queue this provider's node jobs go to (default: the shared node queue). */
   queue?: string;
-  run(ctx: ProviderContext<z.infer<S>>): Promise<Json>;
+  /** JSON output, or a Suspension to wait (delay, signal, child run) without holding a slot. */
+  run(ctx: ProviderContext<z.infer<S>>): Promise<Json | Suspension>;
 }
 
 /** Typed identity helper so each provider file gets inference on its params. */

@@ -5,8 +5,10 @@ import { findWorkflow, getVersion } from '../../../db/workflows.js';
 import type { JsonValue } from '../../../db/types.js';
 import { cancelRun } from '../../../lib/engine/cancel.js';
 import { startRun } from '../../../lib/engine/start-run.js';
+import { signalNode } from '../../../lib/engine/waits.js';
+import { describeWaits } from '../../../lib/engine/waiting-for.js';
 import { loadVersion } from '../../../lib/engine/versions.js';
-import { badRequest, conflict, notFound, tooLarge } from '../../../lib/errors.js';
+import { assertNever, badRequest, conflict, notFound, tooLarge } from '../../../lib/errors.js';
 import { audit } from '../audit.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { decodeCursor, page, pageQuery } from '../pagination.js';
@@ -76,6 +78,18 @@ const retry = defineRoute('editor', {
   responses: { 202: json('the new run'), 409: json('the run is not failed or cancelled') },
 });
 
+const signal = defineRoute('editor', {
+  method: 'post',
+  path: '/v1/runs/{id}/nodes/{nodeId}/signal',
+  tags: ['runs'],
+  summary: 'Resume a waiting wait.signal node: the payload becomes its output',
+  request: {
+    params: z.object({ id: z.string().uuid(), nodeId: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/) }),
+    body: { required: false, content: { 'application/json': { schema: z.object({ payload: z.unknown().optional() }).strict() } } },
+  },
+  responses: { 202: json('signalled'), 409: json('the node is not waiting for a signal') },
+});
+
 export function runRoutes({ db, engine, config }: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
@@ -125,7 +139,8 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
     const run = await getRun(db, c.get('principal').workspaceId, c.req.valid('param').id);
     if (!run) throw notFound('run');
     const [nodes, compiled] = await Promise.all([listNodeRuns(db, run.id), loadVersion(db, run.workflow_id, run.version)]);
-    return c.json(presentRun(run, nodes, compiled.dag.nodeIds), 200);
+    const waits = await describeWaits(engine, run, nodes, compiled);
+    return c.json(presentRun(run, nodes, compiled.dag.nodeIds, waits), 200);
   });
 
   app.openapi(cancel, async (c) => {
@@ -155,6 +170,29 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
     });
     await audit(c, db, 'run.retry', 'run', run.id, { retryOf: original.id });
     return c.json({ id: run.id, status: 'queued', retryOf: original.id, workflowId: run.workflow_id, version: run.version }, 202);
+  });
+
+  app.openapi(signal, async (c) => {
+    const { id, nodeId } = c.req.valid('param');
+    const run = await getRun(db, c.get('principal').workspaceId, id);
+    if (!run) throw notFound('run');
+    const payload = ((c.req.valid('json') ?? {}).payload ?? null) as JsonValue;
+    const bytes = Buffer.byteLength(JSON.stringify(payload));
+    if (bytes > config.MAX_NODE_OUTPUT_BYTES) throw tooLarge(`A signal payload becomes a node output: at most ${config.MAX_NODE_OUTPUT_BYTES} bytes (MAX_NODE_OUTPUT_BYTES).`);
+    const result = await signalNode(engine, run.id, nodeId, payload);
+    switch (result) {
+      case 'not_found':
+        throw notFound(`node '${nodeId}' of run ${run.id}`);
+      case 'run_not_running':
+        throw conflict(`run ${run.id} is ${run.status}: only a running run's nodes can be signalled`, 'run_not_running');
+      case 'not_waiting':
+        throw conflict(`node '${nodeId}' is not a wait.signal node waiting for a signal (already signalled, timed out, or not reached yet)`, 'node_not_waiting');
+      case 'signalled':
+        await audit(c, db, 'run.signal', 'run', run.id, { nodeId });
+        return c.json({ id: run.id, nodeId, status: 'signalled' }, 202);
+      default:
+        return assertNever(result);
+    }
   });
 
   return app;
