@@ -62,6 +62,6 @@ describe('runs API', () => {
       expect.arrayContaining(['id', 'workflowId', 'workflowName', 'version', 'status', 'input', 'output', 'error', 'trigger', 'retryOf', 'createdAt', 'startedAt', 'finishedAt', 'nodes']),
     );
     expect(run.body).toMatchObject({ input: { x: 1 }, priority: 2, trigger: { type: 'api' } });
-    expect(run.body.nodes[0]).toMatchObject({ id: 'a', type: 'noop', status: 'queued', attempts: 0 });
+    expect(run.body.nodes[0]).toMatchObject({ id: 'a', type: 'noop', status: 'queued', attempts: 0, waitingFor: expect.stringMatching(/^a worker: queued behind \d+ jobs$/) });
   });
 });
