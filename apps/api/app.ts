@@ -12,9 +12,11 @@ import { saneUrls } from './middleware/url.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
+import { hookRoutes } from './routes/hooks.js';
 import { keyRoutes } from './routes/keys.js';
 import { providerRoutes } from './routes/providers.js';
 import { runRoutes } from './routes/runs.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
@@ -34,6 +36,8 @@ export function createApp(deps: ApiDeps) {
 
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps));
+  // Public: a webhook authenticates by its signature (when it has a secret), not by an API key.
+  app.route('/', hookRoutes(deps));
   app.use('/v1/*', requireKey(deps.db));
   app.use('/v1/*', rateLimit(deps.db));
   app.use('/v1/*', jsonBodies());
@@ -42,6 +46,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/', providerRoutes(deps));
   app.route('/', credentialRoutes(deps));
   app.route('/', keyRoutes(deps));
+  app.route('/', scheduleRoutes(deps));
   app.route('/', workspaceRoutes(deps));
   app.route('/', auditLogRoutes(deps));
 
