@@ -11,6 +11,12 @@ export type CredentialResolver = (
   name: string,
 ) => Promise<{ type: CredentialType; data: Record<string, string> } | undefined>;
 
+/** Observers of the engine's outcomes (metrics, heartbeats): called after commit, never awaited, never throw. */
+export interface EngineHooks {
+  nodeExecuted?(e: { type: string; status: 'succeeded' | 'failed' | 'skipped' | 'waiting' | 'retrying'; seconds: number }): void;
+  runFinished?(e: { runId: string; status: string }): void;
+}
+
 /** What the engine needs; apps build it once (or a test does). */
 export interface EngineDeps {
   db: Database;
@@ -28,4 +34,5 @@ export interface EngineDeps {
   credentials?: CredentialResolver;
   /** This process's in-flight node executions, aborted by run on cancellation. */
   aborts: RunAborts;
+  hooks: EngineHooks;
 }

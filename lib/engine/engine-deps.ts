@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { createRegistry, type ProviderRegistry } from '../providers/registry.js';
 import type { QueueBackend } from '../queue.js';
 import { RunAborts } from './aborts.js';
-import type { CredentialResolver, EngineDeps } from './deps.js';
+import type { CredentialResolver, EngineDeps, EngineHooks } from './deps.js';
 
 /** Builds the engine's dependencies from config: one place, shared by every process and tests. */
 export function engineDeps(opts: {
@@ -16,6 +16,7 @@ export function engineDeps(opts: {
   log: Logger;
   registry?: ProviderRegistry;
   credentials?: CredentialResolver;
+  hooks?: EngineHooks;
 }): EngineDeps {
   const { config } = opts;
   return {
@@ -24,6 +25,7 @@ export function engineDeps(opts: {
     log: opts.log,
     registry: opts.registry ?? createRegistry(),
     aborts: new RunAborts(),
+    hooks: opts.hooks ?? {},
     credentials: opts.credentials ?? credentialResolver(opts.db, createKeyring(config.ENCRYPTION_KEYS)),
     settings: {
       httpAllowHosts: config.HTTP_ALLOW_HOSTS,

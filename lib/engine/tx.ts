@@ -19,5 +19,15 @@ export async function inTransaction<T>(deps: EngineDeps, fn: (ctx: TxContext) =>
   const result = await deps.db.transaction().execute((tx) => fn({ tx, fx, deps }));
   await applyQueueEffects(deps, fx);
   for (const workflowId of fx.admit) await admitRuns(deps, workflowId);
+  for (const finished of fx.finishedRuns) safely(() => deps.hooks.runFinished?.(finished));
   return result;
+}
+
+/** An observer's failure must never fail the transition it observes. */
+export function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Observers are metrics and heartbeats: losing one sample is better than failing a run.
+  }
 }
