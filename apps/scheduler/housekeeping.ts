@@ -1,0 +1,54 @@
+import cron from 'node-cron';
+import { pruneFinishedRuns } from '../../db/retention.js';
+import { pruneWebhookWindows } from '../../db/webhooks.js';
+import type { Config } from '../../lib/config.js';
+import type { EngineDeps } from '../../lib/engine/deps.js';
+import { sweep } from '../../lib/engine/sweeper.js';
+
+/** Every 10 s: the sweeper re-creates what the queue lost. */
+export const SWEEP_CRON = '*/10 * * * * *';
+/** Every 10 minutes, at second 37 so it does not land on the sweeper's beat. */
+export const RETENTION_CRON = '37 */10 * * * *';
+
+export interface Housekeeping {
+  /** One retention pass now (tests; the cron task calls the same). */
+  prune(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The scheduler's periodic chores on node-cron. Each runs under its own Postgres advisory lock,
+ * so with several schedulers one works and the others skip; `noOverlap` keeps a slow pass from
+ * stacking up in one process.
+ */
+export function startHousekeeping(deps: EngineDeps, config: Pick<Config, 'RETENTION_DAYS'>): Housekeeping {
+  const { log } = deps;
+  const sweeper = cron.schedule(
+    SWEEP_CRON,
+    async () => {
+      try {
+        const result = await sweep(deps);
+        if (result.reenqueued || result.timers || result.deadlines || result.admitted) log.info(result, 'sweep');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'sweep failed; next tick retries');
+      }
+    },
+    { noOverlap: true, name: 'sweeper' },
+  );
+  const prune = async () => {
+    try {
+      const result = await pruneFinishedRuns(deps.db, { olderThanDays: config.RETENTION_DAYS });
+      const windows = await pruneWebhookWindows(deps.db);
+      if (result.deleted > 0) log.info({ ...result, retentionDays: config.RETENTION_DAYS, rateWindows: windows }, 'pruned finished runs past retention');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'retention pass failed; the next one retries');
+    }
+  };
+  const retention = cron.schedule(RETENTION_CRON, prune, { noOverlap: true, name: 'retention' });
+  return {
+    prune,
+    async stop() {
+      await Promise.all([sweeper.stop(), retention.stop()]);
+    },
+  };
+}
