@@ -7,7 +7,7 @@ export const CREDENTIAL_SCHEMAS = {
   bearer: z.object({ token: secret }).strict(),
   basic: z.object({ username: z.string().min(1).max(1024), password: secret }).strict(),
   header: z.object({ name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name'), value: secret }).strict(),
-  openai: z.object({ apiKey: secret, baseUrl: z.url().max(2048).optional() }).strict(),
+  openai: z.object({ apiKey: secret, baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional() }).strict(),
   hmac: z.object({ secret }).strict(),
 } satisfies Record<CredentialType, z.ZodType>;
 
