@@ -30,6 +30,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   registry?: ProviderRegistry;
   credentials?: EngineDeps['credentials'];
+  /** Logger for every part of the stack (default: silent unless TEST_LOG_LEVEL). */
+  log?: Logger;
 }
 
 export interface ApiResponse<T = any> {
@@ -73,7 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     ...opts.env,
   };
   const config = loadConfig(env);
-  const log = testLogger();
+  const log = opts.log ?? testLogger();
   const pool = createPool({ connectionString: config.DATABASE_URL, max: 20 });
   const db = createDb(pool);
   const queues = createQueueBackend(config, log);
