@@ -278,7 +278,8 @@ async function benchBackend(backend: Backend, env: Env) {
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     BOOTSTRAP_API_KEY: `cvy_bench_${randomBytes(16).toString('hex')}`,
     QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'warn',
+    // info, as in production: the per-node log line is part of the cost measured.
+    LOG_LEVEL: 'info',
     ...(backend === 'redis' ? { REDIS_URL: env.redisUrl! } : {}),
   };
   try {
