@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { insertSchedule, notifyScheduleChanged } from '../db/schedules.js';
+import { SCHEDULE_QUEUE } from '../lib/jobs.js';
 import { ENTRIES, startProcess, type AppProcess } from './process.js';
 import { backends, startStack, type TestStack } from './stack.js';
 import { startTargetServer, type TargetServer } from './target-server.js';
@@ -142,11 +144,18 @@ describe.each(backends())('schedulers on the %s backend', (backend) => {
     }
   }, 90_000);
 
-  it('overlap "skip" with a workflow slower than the cron: no run starts while the previous one runs', async () => {
+  it('overlap "skip" with a slow workflow: no run starts while the previous runs; a schedule written straight to Postgres is reconciled at start and on NOTIFY', async () => {
+    // Written to Postgres behind the API's back: the scheduler's reconciliation at start puts it on the queue...
+    const wf = await stack.db.selectFrom('workflows').select(['id', 'workspace_id']).where('name', '=', 'slow').executeTakeFirstOrThrow();
+    const { id } = await insertSchedule(stack.db, wf.workspace_id, { workflowId: wf.id, cron: '*/1 * * * * *', timezone: 'UTC', input: null, enabled: true, overlap: 'skip', catchUp: 'none' });
     const [scheduler] = await startSchedulers(1);
-    const id = await createSchedule({ workflow: 'slow', overlap: 'skip' });
     await sleep(7 * SECOND);
-    await disable(id);
+    // ...and a change NOTIFYed by any writer takes it off again.
+    await stack.db.updateTable('schedules').set({ enabled: false }).where('id', '=', id).execute();
+    await notifyScheduleChanged(stack.db, id);
+    const queue = stack.queues.queue(SCHEDULE_QUEUE);
+    for (const deadline = Date.now() + 5 * SECOND; (await queue.getJobScheduler(id)) && Date.now() < deadline; ) await sleep(100);
+    expect(await queue.getJobScheduler(id)).toBeUndefined();
     await stopAll([scheduler!]);
     let runs = await runsOf(id);
     for (const deadline = Date.now() + 10 * SECOND; runs.some((r) => !r.finished_at) && Date.now() < deadline; runs = await runsOf(id)) await sleep(200);
