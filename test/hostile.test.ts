@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signBody } from '../lib/auth/webhook-signature.js';
 import { allQueueNames } from '../lib/engine/queues.js';
 import { snapshotTables } from './db-snapshot.js';
 import { startStack, type TestStack } from './stack.js';
@@ -197,6 +198,15 @@ const CASES: Case[] = [
   { name: 'a webhook path with NUL', method: 'POST', path: '/hooks/a%00b', key: 'none', body: '{}', headers: json, status: 400 },
   { name: 'a webhook path that does not exist', method: 'POST', path: '/hooks/nope', key: 'none', body: '{}', headers: json, status: 404 },
   { name: 'a 500-character webhook path', method: 'POST', path: `/hooks/${'p'.repeat(500)}`, key: 'none', body: '{}', headers: json },
+  { name: 'a webhook body with NUL', method: 'POST', path: '/hooks/hostile-hook', key: 'none', body: '{"a": "\\u0000"}', headers: json, status: 400 },
+  { name: 'a webhook body that is not UTF-8', method: 'POST', path: '/hooks/hostile-hook', key: 'none', body: bytes('{"a": "', [0xff], '"}'), headers: json, status: 400 },
+  { name: 'a webhook body nested 100k deep', method: 'POST', path: '/hooks/hostile-hook', key: 'none', body: nested(100_000), headers: json, status: 400 },
+  { name: 'a webhook body over MAX_RUN_INPUT_BYTES', method: 'POST', path: '/hooks/hostile-hook', key: 'none', body: 'x'.repeat(1_100_000), headers: { 'content-type': 'text/plain' }, status: 413 },
+  { name: 'a signed webhook without a signature', method: 'POST', path: '/hooks/hostile-signed', key: 'none', body: '{"a": 1}', headers: json, status: 401 },
+  { name: 'a signed webhook with a wrong signature', method: 'POST', path: '/hooks/hostile-signed', key: 'none', body: '{"a": 1}', headers: { ...json, 'x-signature': `sha256=${'0'.repeat(64)}` }, status: 401 },
+  { name: 'a signed webhook with the signature of another body', method: 'POST', path: '/hooks/hostile-signed', key: 'none', body: '{"a": 2}', headers: { ...json, 'x-signature': signBody('hostile-hmac-secret', '{"a": 1}') }, status: 401 },
+  { name: 'a signed webhook with two signatures', method: 'POST', path: '/hooks/hostile-signed', key: 'none', body: '{"a": 1}', headers: { ...json, 'x-signature': `${signBody('hostile-hmac-secret', '{"a": 1}')}, ${signBody('hostile-hmac-secret', '{"a": 1}')}` }, status: 401 },
+  { name: 'a signed webhook with an API key instead', method: 'POST', path: '/hooks/hostile-signed', body: '{"a": 1}', headers: json, status: 401 },
 ];
 
 describe('hostile input battery', () => {
@@ -212,13 +222,16 @@ describe('hostile input battery', () => {
     const wf = await stack.request('POST', '/v1/workflows', { body: { name: 'hostile-target', nodes: [{ id: 'a', type: 'noop' }] } });
     const run = await stack.request('POST', '/v1/workflows/hostile-target/runs', { body: { input: { n: 1 } } });
     const cred = await stack.request('POST', '/v1/credentials', { body: { name: 'existing', type: 'bearer', data: { token: 'existing-token-123' } } });
-    expect([wf.status, run.status, cred.status]).toEqual([201, 202, 201]);
+    const hmac = await stack.request('POST', '/v1/credentials', { body: { name: 'hostile-hmac', type: 'hmac', data: { secret: 'hostile-hmac-secret' } } });
+    const hook = await stack.request('POST', '/v1/workflows', { body: { name: 'hostile-hook', nodes: [{ id: 'a', type: 'noop' }], webhook: { path: 'hostile-hook' } } });
+    const signed = await stack.request('POST', '/v1/workflows', { body: { name: 'hostile-signed', nodes: [{ id: 'a', type: 'noop' }], webhook: { path: 'hostile-signed', secret: 'hostile-hmac' } } });
+    expect([wf.status, run.status, cred.status, hmac.status, hook.status, signed.status]).toEqual([201, 202, 201, 201, 201, 201]);
     ctx = { admin: stack.adminKey, editor: editor.secret, viewer: viewer.secret, revoked: revoked.secret, runId: run.body.id, credentialId: cred.body.id, workflowId: wf.body.id };
   });
   afterAll(() => stack.close());
 
   const state = async () => ({
-    tables: await snapshotTables(stack.db, { ignoreColumns: { api_keys: ['last_used_at'] }, ignoreTables: ['api_key_rate_windows'] }),
+    tables: await snapshotTables(stack.db, { ignoreColumns: { api_keys: ['last_used_at'] }, ignoreTables: ['api_key_rate_windows', 'webhook_rate_windows'] }),
     queues: await Promise.all(allQueueNames(stack.engine.registry).map(async (q) => [q, await stack.queues.queue(q).getJobCounts()])),
   });
 
