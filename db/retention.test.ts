@@ -19,7 +19,7 @@ describe('retention pruning', () => {
     for (let i = 0; i < 7; i++) finished.push((await runToCompletion(stack, def)).id as string);
     const [recent, ...old] = finished;
     await stack.db.updateTable('runs').set({ finished_at: sql<Date>`now() - interval '40 days'` }).where('id', 'in', old).execute();
-    // A run that has not finished is kept: retention counts from finished_at.
+    // Recent runs are kept, finished or not: retention counts from finished_at.
     const live = await stack.request('POST', '/v1/workflows/prunable/runs', { body: {} });
     expect(await count('node_runs', old)).toBe(12);
     expect(await count('run_events', old)).toBeGreaterThan(12);
