@@ -63,13 +63,17 @@ describe.each(backends())('schedules API on the %s backend', (backend) => {
   });
 
   it("applies the workspace's minimum interval (default 1 s)", async () => {
-    expect((await stack.request('POST', '/v1/schedules', { body: { workflow: 'nightly', cron: '* * * * * *', enabled: false } })).status).toBe(201);
+    const frequent = await stack.request('POST', '/v1/schedules', { body: { workflow: 'nightly', cron: '* * * * * *' } });
+    expect(frequent.status).toBe(201);
     await stack.db.updateTable('workspaces').set({ settings: JSON.stringify({ scheduleMinIntervalSeconds: 60 }) }).where('id', '=', workspaceId).execute();
     try {
       const res = await stack.request('POST', '/v1/schedules', { body: { workflow: 'nightly', cron: '*/10 * * * * *' } });
       expect(res.status).toBe(400);
       expect(res.body.error.details[0].message).toMatch(/every 10 s.*at least 60 s/);
       expect((await stack.request('POST', '/v1/schedules', { body: { workflow: 'nightly', cron: '*/5 * * * *' } })).status).toBe(201);
+      // An older schedule past the new minimum can still be changed in other ways (disabled, say), not re-timed.
+      expect((await stack.request('PATCH', `/v1/schedules/${frequent.body.id}`, { body: { enabled: false } })).status).toBe(200);
+      expect((await stack.request('PATCH', `/v1/schedules/${frequent.body.id}`, { body: { timezone: 'Europe/Paris' } })).status).toBe(400);
     } finally {
       await stack.db.updateTable('workspaces').set({ settings: '{}' }).where('id', '=', workspaceId).execute();
     }

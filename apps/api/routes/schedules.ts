@@ -76,18 +76,27 @@ export function present(s: ScheduleRow, now = new Date()) {
 export function scheduleRoutes({ db, queues, config, log }: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
-  /** Everything a write must satisfy; throws the 4xx naming the problem. */
-  const check = async (workspaceId: string, f: Omit<ScheduleFields, 'workflowId'> & { workflow: string }): Promise<ScheduleFields> => {
+  /**
+   * Everything a write must satisfy; throws the 4xx naming the problem. A PATCH checks only what
+   * it changes: a schedule made before its workspace raised the minimum can still be disabled.
+   */
+  const check = async (
+    workspaceId: string,
+    f: Omit<ScheduleFields, 'workflowId'> & { workflow: string },
+    changed: { workflow: boolean; cron: boolean } = { workflow: true, cron: true },
+  ): Promise<ScheduleFields> => {
     if (Buffer.byteLength(JSON.stringify(f.input)) > config.MAX_RUN_INPUT_BYTES) {
       throw tooLarge(`A schedule's input is a run input: at most ${config.MAX_RUN_INPUT_BYTES} bytes (MAX_RUN_INPUT_BYTES).`);
     }
     const wf = await findWorkflow(db, workspaceId, f.workflow);
-    if (!wf || wf.archived_at) throw badRequest(`No workflow '${f.workflow}' in this workspace.`, [{ pointer: '/workflow', message: 'no such workflow' }]);
-    const minSeconds = Number((await workspaceSettings(db, workspaceId))[MIN_INTERVAL_SETTING] ?? DEFAULT_MIN_INTERVAL_SECONDS);
-    const problems = validateCron(f.cron, f.timezone, (Number.isFinite(minSeconds) ? minSeconds : DEFAULT_MIN_INTERVAL_SECONDS) * 1000);
-    if (problems.length > 0) throw badRequest(`The schedule is invalid: ${problems.map((p) => `${p.pointer!.slice(1)} ${p.message}`).join('; ')}.`, problems);
+    if (!wf || (changed.workflow && wf.archived_at)) throw badRequest(`No workflow '${f.workflow}' in this workspace.`, [{ pointer: '/workflow', message: 'no such workflow' }]);
+    if (changed.cron) {
+      const minSeconds = Number((await workspaceSettings(db, workspaceId))[MIN_INTERVAL_SETTING] ?? DEFAULT_MIN_INTERVAL_SECONDS);
+      const problems = validateCron(f.cron, f.timezone, (Number.isFinite(minSeconds) ? minSeconds : DEFAULT_MIN_INTERVAL_SECONDS) * 1000);
+      if (problems.length > 0) throw badRequest(`The schedule is invalid: ${problems.map((p) => `${p.pointer!.slice(1)} ${p.message}`).join('; ')}.`, problems);
+    }
     const { workflow: _name, ...rest } = f;
-    return { ...rest, cron: f.cron.trim().replace(/\s+/g, ' '), timezone: canonicalTimeZone(f.timezone)!, workflowId: wf.id };
+    return { ...rest, cron: f.cron.trim().replace(/\s+/g, ' '), timezone: canonicalTimeZone(f.timezone) ?? f.timezone, workflowId: wf.id };
   };
   /** After commit: the API moves the job scheduler itself; the schedulers' reconciliation is the safety net. */
   const sync = async (scheduleId: string, s?: ScheduleRow) => {
@@ -147,7 +156,7 @@ export function scheduleRoutes({ db, queues, config, log }: ApiDeps) {
       enabled: body.enabled ?? before.enabled,
       overlap: body.overlap ?? before.overlap,
       catchUp: body.catchUp ?? before.catch_up,
-    });
+    }, { workflow: body.workflow !== undefined, cron: body.cron !== undefined || body.timezone !== undefined });
     await db.transaction().execute(async (tx) => {
       if (!(await updateSchedule(tx, workspaceId, before.id, f))) throw notFound('schedule');
       await audit(c, tx, 'schedule.update', 'schedule', before.id, { changed: Object.keys(body) });
