@@ -10,8 +10,8 @@ import { previousFireTime } from './cron.js';
  * them. These functions put the second in line with the first, on either queue backend.
  */
 export const TICK_JOB_NAME = 'tick';
-/** A tick that fails (database down) is retried; its lateness is then ours, not a missed tick. */
-const TICK_JOB_OPTS = { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
+/** A tick that fails (database down) is retried for about 8 minutes; its lateness is then ours, not a missed tick. */
+const TICK_JOB_OPTS = { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED };
 /** Job states of a scheduler's next job that mean the chain of ticks is intact. */
 const HEALTHY_STATES = new Set(['delayed', 'waiting', 'prioritized', 'active']);
 
