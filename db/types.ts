@@ -179,6 +179,30 @@ export interface WebhookRateWindowsTable {
   count: number;
 }
 
+/** UNLOGGED: runs a web process streams live, so the run_events trigger NOTIFYs for them (migration 0005). */
+export interface RunEventWatchesTable {
+  run_id: string;
+  listener: string;
+  expires_at: Timestamp;
+}
+
+/** UNLOGGED: one row per worker process, refreshed by its heartbeat (migration 0005). */
+export interface WorkersTable {
+  id: string;
+  host: string;
+  pid: number;
+  queues: Jsonb<string[]>;
+  concurrency: number;
+  in_flight: Generated<number>;
+  jobs_taken: Generated<number>;
+  heartbeat_ms: number;
+  started_at: CreatedAt;
+  heartbeat_at: Generated<Date>;
+  last_job_started_at: Timestamp | null;
+  last_job_finished_at: Timestamp | null;
+  stopped_at: Timestamp | null;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -192,6 +216,8 @@ export interface DB {
   audit_log: AuditLogTable;
   api_key_rate_windows: ApiKeyRateWindowsTable;
   webhook_rate_windows: WebhookRateWindowsTable;
+  run_event_watches: RunEventWatchesTable;
+  workers: WorkersTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;
@@ -206,3 +232,4 @@ export type RunEvent = Selectable<RunEventsTable>;
 export type Credential = Selectable<CredentialsTable>;
 export type Schedule = Selectable<SchedulesTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
+export type WorkerRow = Selectable<WorkersTable>;

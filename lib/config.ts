@@ -53,6 +53,12 @@ const envSchema = z.object({
   // Workers serve their own /metrics here when set; web serves them on PORT.
   METRICS_PORT: intFrom(1, 65535).optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Proxies and PaaS routers drop a silent connection (Heroku after 55 s): an SSE comment keeps it open.
+  SSE_KEEPALIVE_MS: intFrom(100, 300_000).default(15_000),
+  // Each worker rewrites its row in `workers` this often; three missed beats make it "stuck".
+  WORKER_HEARTBEAT_MS: intFrom(100, 300_000).default(5_000),
+  // A live worker with free slots that took no job this long while its queue had waiting jobs is stuck.
+  CONSUMER_STUCK_MS: intFrom(1_000, 3_600_000).default(60_000),
 });
 
 export interface EncryptionKey {

@@ -11,8 +11,10 @@ import { listenForCancellations } from '../lib/engine/cancel-listener.js';
 import { engineDeps } from '../lib/engine/engine-deps.js';
 import { allQueueNames } from '../lib/engine/queues.js';
 import type { Logger } from '../lib/logger.js';
+import { createMetrics, type Metrics } from '../lib/metrics.js';
 import type { ProviderRegistry } from '../lib/providers/registry.js';
 import { createQueueBackend, type JobWorker, type QueueBackend } from '../lib/queue.js';
+import { createRunEventsHub, type RunEventsHub } from '../lib/run-events-hub.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export type Backend = 'postgres' | 'redis';
@@ -52,6 +54,10 @@ export interface TestStack {
   adminKey: string;
   workers: JobWorker[];
   database: TestDatabase;
+  /** The app's registry; the engine's hooks report into it. */
+  metrics: Metrics;
+  /** The app's SSE fan-out, closed by close(). */
+  runEvents: RunEventsHub;
   request<T = any>(method: string, path: string, opts?: { body?: unknown; key?: string | null; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
   startWorkers(concurrency?: number): JobWorker[];
   close(): Promise<void>;
@@ -79,8 +85,10 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: 20 });
   const db = createDb(pool);
   const queues = createQueueBackend(config, log);
-  const engine = engineDeps({ db, queues, config, log, registry: opts.registry, credentials: opts.credentials });
-  const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry) });
+  const metrics = createMetrics({ process: 'test', queues: { backend: queues, names: allQueueNames(opts.registry) } });
+  const engine = engineDeps({ db, queues, config, log, registry: opts.registry, credentials: opts.credentials, hooks: metrics.hooks });
+  const runEvents = createRunEventsHub({ db, databaseUrl: config.DATABASE_URL, log });
+  const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry), metrics, runEvents });
   await ensureBootstrapKey(db, adminKey);
   const workers: JobWorker[] = [];
   const cancellations = listenForCancellations(config.DATABASE_URL, engine.aborts, log);
@@ -103,6 +111,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     adminKey,
     workers,
     database,
+    metrics,
+    runEvents,
     startWorkers,
     async request(method, path, { body, key, headers } = {}) {
       const h: Record<string, string> = {};
@@ -121,6 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       return { status: res.status, body: parsed as any, headers: res.headers };
     },
     async close() {
+      await runEvents.close();
       await Promise.allSettled(workers.map((w) => w.close(true)));
       await cancellations.close();
       for (const name of allQueueNames(engine.registry)) {

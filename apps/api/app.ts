@@ -1,5 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
+import { createMetrics } from '../../lib/metrics.js';
+import { createRunEventsHub } from '../../lib/run-events-hub.js';
 import { BOARD_PATH, boardRoutes } from './board.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { mountDocs } from './docs.js';
@@ -11,12 +13,15 @@ import { requestContext } from './middleware/request-context.js';
 import { saneUrls } from './middleware/url.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { hookRoutes } from './routes/hooks.js';
 import { keyRoutes } from './routes/keys.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { systemRoutes } from './routes/system.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
@@ -35,6 +40,7 @@ export function createApp(deps: ApiDeps) {
   app.use('*', limitBody(maxBodyBytes(deps.config)));
 
   app.route('/', healthRoutes(deps));
+  app.route('/', metricsRoutes({ ...deps, metrics: deps.metrics ?? createMetrics({ process: 'web', queues: { backend: deps.queues, names: deps.queueNames } }) }));
   app.route(BOARD_PATH, boardRoutes(deps));
   // Public: a webhook authenticates by its signature (when it has a secret), not by an API key.
   app.route('/', hookRoutes(deps));
@@ -49,6 +55,8 @@ export function createApp(deps: ApiDeps) {
   app.route('/', scheduleRoutes(deps));
   app.route('/', workspaceRoutes(deps));
   app.route('/', auditLogRoutes(deps));
+  app.route('/', eventRoutes({ ...deps, runEvents: deps.runEvents ?? createRunEventsHub({ db: deps.db, databaseUrl: deps.config.DATABASE_URL, log: deps.log }) }));
+  app.route('/', systemRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   mountDocs(app);

@@ -3,7 +3,9 @@ import type { KeyPrincipal } from '../../db/api-keys.js';
 import type { Config } from '../../lib/config.js';
 import type { EngineDeps } from '../../lib/engine/deps.js';
 import type { Logger } from '../../lib/logger.js';
+import type { Metrics } from '../../lib/metrics.js';
 import type { QueueBackend } from '../../lib/queue.js';
+import type { RunEventsHub } from '../../lib/run-events-hub.js';
 
 /** Everything the web process's routes need, built once by main.ts (or by a test). */
 export interface ApiDeps {
@@ -14,6 +16,10 @@ export interface ApiDeps {
   engine: EngineDeps;
   /** Queues shown in Bull Board. */
   queueNames: readonly string[];
+  /** This process's registry for GET /metrics (default: a new one; pass `metrics.hooks` to the engine too). */
+  metrics?: Metrics;
+  /** The SSE fan-out (default: a new one, connecting on first use); main.ts closes it on shutdown. */
+  runEvents?: RunEventsHub;
 }
 
 export interface ApiEnv {
