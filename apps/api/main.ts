@@ -5,7 +5,9 @@ import { loadConfigOrExit } from '../../lib/config.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { allQueueNames } from '../../lib/engine/queues.js';
 import { createLogger } from '../../lib/logger.js';
+import { createMetrics } from '../../lib/metrics.js';
 import { createQueueBackend } from '../../lib/queue.js';
+import { createRunEventsHub } from '../../lib/run-events-hub.js';
 import { installShutdown } from '../../lib/shutdown.js';
 import { createApp } from './app.js';
 
@@ -25,13 +27,18 @@ if (config.BOOTSTRAP_API_KEY) {
   }
 }
 
-const engine = engineDeps({ db, queues, config, log });
-const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry) });
+const queueNames = allQueueNames();
+const runEvents = createRunEventsHub({ db, databaseUrl: config.DATABASE_URL, log });
+const metrics = createMetrics({ process: 'web', queues: { backend: queues, names: queueNames }, gauges: { conveyor_sse_subscribers: { help: 'Clients streaming run events from this web process', read: () => runEvents.stats().subscribers } } });
+const engine = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
+const app = createApp({ db, queues, config, log, engine, queueNames, metrics, runEvents });
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
   log.info({ port: info.port, queue: queues.description, database: pool.options.host ?? 'url' }, 'web listening');
 });
 
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
+  // Event streams never end by themselves soon enough: end them, so the HTTP server can close.
+  { name: 'run events', close: () => runEvents.close() },
   // Stop accepting connections and let in-flight requests finish; idle keep-alives are closed.
   { name: 'http', close: () => new Promise<void>((resolve) => { server.close(() => resolve()); (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.(); }) },
   { name: 'queues', close: () => queues.close() },

@@ -4,8 +4,10 @@ import { loadConfigOrExit } from '../../lib/config.js';
 import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
+import { createMetrics, serveMetrics } from '../../lib/metrics.js';
 import { createQueueBackend } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
+import { startHeartbeat } from '../../lib/workers/heartbeat.js';
 import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
@@ -13,14 +15,20 @@ const log = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 const pool = createPool({ connectionString: config.DATABASE_URL, max: Math.min(50, config.WORKER_CONCURRENCY + 5), applicationName: 'conveyor-worker' });
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
-const deps = engineDeps({ db, queues, config, log });
+const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
+const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
 const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log);
 const workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
-log.info({ host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');
+const heartbeat = startHeartbeat({ db, log, workers, concurrency: config.WORKER_CONCURRENCY, intervalMs: config.WORKER_HEARTBEAT_MS, inFlight: () => deps.aborts.inFlight });
+const metricsServer = config.METRICS_PORT ? serveMetrics(metrics, { port: config.METRICS_PORT, token: config.METRICS_TOKEN, log }) : undefined;
+log.info({ workerId: heartbeat.id, pid: process.pid, host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');
 
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   // Worker.close() stops taking jobs and waits for the in-flight ones to finish.
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+  // After the drain: the row then says "stopped", not "stuck".
+  { name: 'heartbeat', close: () => heartbeat.stop() },
+  { name: 'metrics', close: async () => metricsServer?.close() },
   { name: 'cancel listener', close: () => cancellations.close() },
   { name: 'queues', close: () => queues.close() },
   { name: 'database', close: () => db.destroy() },
