@@ -4,6 +4,7 @@ import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
 import { createQueueBackend } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
+import { watchConsumers } from '../../lib/workers/watch.js';
 import { startHousekeeping } from './housekeeping.js';
 import { startReconciler } from './reconcile.js';
 import { startTickConsumer, TICK_CONCURRENCY } from './ticks.js';
@@ -22,6 +23,7 @@ const reconciler = startReconciler(deps, { databaseUrl: config.DATABASE_URL, set
 const housekeeping = startHousekeeping(deps, config);
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   { name: 'cron', close: () => housekeeping.stop() },
+  { name: 'consumer watch', close: watchConsumers(deps, config).close },
   { name: 'reconciler', close: () => reconciler.close() },
   // Lets a tick in flight finish creating its run.
   { name: 'ticks', close: () => ticks.close() },
