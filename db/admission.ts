@@ -7,7 +7,8 @@ import type { Database } from './database.js';
  * a run holds one exactly while its status is `running`, so nothing can leak one.
  */
 export async function lockWorkflowSlots(db: Database, workflowId: string) {
-  return db.selectFrom('workflows').select(['id', 'concurrency']).where('id', '=', workflowId).forUpdate().executeTakeFirst();
+  // NO KEY UPDATE: serialises admissions without blocking the inserts of new runs (their FK takes KEY SHARE).
+  return db.selectFrom('workflows').select(['id', 'concurrency']).where('id', '=', workflowId).forNoKeyUpdate().executeTakeFirst();
 }
 
 export async function countRunning(db: Database, workflowId: string): Promise<number> {

@@ -2,20 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from './database.js';
 import type { ErrorJson, JsonValue, NodeStatus, WakeOutcome } from './types.js';
 
-export interface NewNodeRun { run_id: string; node_id: string; type: string; status: NodeStatus; output?: JsonValue }
-
-export async function insertNodeRuns(db: Database, rows: readonly NewNodeRun[]) {
-  if (rows.length === 0) return;
-  await db
-    .insertInto('node_runs')
-    .values(rows.map((r) => ({
-      ...r,
-      output: r.output === undefined ? null : JSON.stringify(r.output),
-      queued_at: r.status === 'queued' ? sql<Date>`now()` : null,
-      finished_at: r.status === 'succeeded' ? sql<Date>`now()` : null,
-    })))
-    .execute();
-}
+export interface NewNodeRun { node_id: string; type: string; status: NodeStatus; output?: JsonValue }
 
 export async function nodeStatuses(db: Database, runId: string): Promise<Map<string, NodeStatus>> {
   const rows = await db.selectFrom('node_runs').select(['node_id', 'status']).where('run_id', '=', runId).execute();

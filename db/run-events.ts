@@ -33,3 +33,13 @@ export async function listEvents(db: Database, runId: string, afterId: number, l
     .limit(limit)
     .execute();
 }
+
+/** Events as parallel arrays, for `unnest(...) with ordinality`: ids follow the array's order. */
+export function eventColumns(events: readonly NewEvent[]) {
+  return {
+    types: events.map((e) => e.type),
+    nodeIds: events.map((e) => e.nodeId ?? null),
+    attempts: events.map((e) => e.attempt ?? null),
+    data: events.map((e) => JSON.stringify(e.data ?? {})),
+  };
+}

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Database } from './database.js';
+import type { NewNodeRun } from './node-runs.js';
+import { eventColumns, type NewEvent } from './run-events.js';
 import type { ErrorJson, JsonValue, NewRun, RunStatus, TriggerType } from './types.js';
 
 /** Inserts a run unless its idempotency key was used; returns undefined on that conflict. */
@@ -9,6 +11,48 @@ export async function insertRun(db: Database, run: NewRun) {
     .values(run)
     .onConflict((oc) => oc.columns(['workflow_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
     .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * A run, its node rows and its first events in one statement (atomic on its own: no
+ * transaction needed). Undefined when the idempotency key was used already.
+ */
+export async function insertRunWithNodes(db: Database, run: NewRun, nodes: readonly NewNodeRun[], events: readonly NewEvent[]) {
+  const e = eventColumns(events);
+  return db
+    .with('run', (qb) =>
+      qb
+        .insertInto('runs')
+        .values(run)
+        .onConflict((oc) => oc.columns(['workflow_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+        .returningAll(),
+    )
+    .with('nodes', (qb) =>
+      qb
+        .insertInto('node_runs')
+        .columns(['run_id', 'node_id', 'type', 'status', 'output', 'queued_at', 'finished_at'])
+        .expression(
+          sql`select run.id, x.node_id, x.type, x.status, x.output,
+                     case when x.status = 'queued' then now() end, case when x.status = 'succeeded' then now() end
+                from run, unnest(${nodes.map((n) => n.node_id)}::text[], ${nodes.map((n) => n.type)}::text[],
+                                 ${nodes.map((n) => n.status)}::text[], ${nodes.map((n) => (n.output === undefined ? null : JSON.stringify(n.output)))}::jsonb[])
+                     as x(node_id, type, status, output)`,
+        ),
+    )
+    .with('events', (qb) =>
+      qb
+        .insertInto('run_events')
+        .columns(['run_id', 'type', 'node_id', 'attempt', 'data'])
+        .expression(
+          sql`select run.id, x.type, x.node_id, x.attempt, x.data
+                from run, unnest(${e.types}::text[], ${e.nodeIds}::text[], ${e.attempts}::int[], ${e.data}::jsonb[])
+                     with ordinality as x(type, node_id, attempt, data, ord)
+               order by x.ord`,
+        ),
+    )
+    .selectFrom('run')
+    .selectAll()
     .executeTakeFirst();
 }
 
@@ -22,7 +66,10 @@ export async function lockRun(db: Database, runId: string) {
     .selectFrom('runs')
     .select(['id', 'status', 'workflow_id', 'workspace_id', 'version', 'priority', 'deadline_at', 'parent_run_id', 'parent_node_id', 'depth', 'output', 'error'])
     .where('id', '=', runId)
-    .forUpdate()
+    // NO KEY UPDATE: strong enough to serialise the run's changes, yet it does not block the
+    // KEY SHARE locks that foreign keys take (a child run or node row referencing this run),
+    // which would otherwise deadlock a parent and a child finishing at the same moment.
+    .forNoKeyUpdate()
     .executeTakeFirst();
 }
 

@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
-import {
-  cancelOpenNodes, finishNode, getNodeRun, nodeStatuses, queuePendingNodes, skipPendingNodes, succeededOutputs,
-  type NodeHolder, type NodeOutcome,
-} from '../../db/node-runs.js';
+import { cancelOpenNodes, getNodeRun, succeededOutputs, type NodeHolder, type NodeOutcome } from '../../db/node-runs.js';
 import { appendEvents, type NewEvent } from '../../db/run-events.js';
-import { lockRun, markRunFinished } from '../../db/runs.js';
+import { lockRun } from '../../db/runs.js';
+import { applySettlement, finishRunRow, lockAndFinishNode, type LockedRun } from '../../db/settle.js';
 import type { ErrorJson, JsonValue, RunStatus } from '../../db/types.js';
 import { CANCEL_CHANNEL } from './cancel-listener.js';
 import { childOutcome } from './child-outcome.js';
@@ -39,16 +37,11 @@ export async function recordOutcome(
   holder: NodeHolder,
   outcome: NodeOutcome,
 ): Promise<Recorded> {
-  const { tx, fx } = ctx;
-  const run = await lockRun(tx, runId);
-  if (!run || run.status !== 'running') return { recorded: false };
-  if (!(await finishNode(tx, runId, nodeId, holder, outcome))) return { recorded: false };
-  const events: NewEvent[] = [nodeEvent(nodeId, holder, outcome)];
-  const statuses = await nodeStatuses(tx, runId);
+  const { run, finished, statuses } = await lockAndFinishNode(ctx.tx, runId, nodeId, holder, outcome);
+  if (!run || !finished) return { recorded: false };
   const plan = settle(compiled.dag, statuses, [nodeId]);
-  const queued = await queuePendingNodes(tx, runId, plan.queue);
-  await skipPendingNodes(tx, runId, plan.skip.map((s) => ({ nodeId: s.nodeId, error: { code: s.code, message: s.message } })));
-  for (const id of queued) {
+  const events: NewEvent[] = [nodeEvent(nodeId, holder, outcome)];
+  for (const id of plan.queue) {
     statuses.set(id, 'queued');
     events.push({ type: 'node.queued', nodeId: id });
   }
@@ -56,8 +49,9 @@ export async function recordOutcome(
     statuses.set(s.nodeId, 'skipped');
     events.push({ type: 'node.skipped', nodeId: s.nodeId, data: { code: s.code, message: s.message } });
   }
-  fx.enqueue(compiled, runId, run.priority, queued);
-  await appendEvents(tx, runId, events);
+  const skip = plan.skip.map((s) => ({ nodeId: s.nodeId, error: { code: s.code, message: s.message } }));
+  await applySettlement(ctx.tx, runId, { queue: plan.queue, skip, events });
+  ctx.fx.enqueue(compiled, runId, run.priority, plan.queue);
   const ending = runOutcome(statuses);
   if (ending) {
     const output = await sinkOutputs(ctx, compiled, runId);
@@ -95,7 +89,6 @@ function firstFailure(compiled: CompiledVersion, statuses: Map<string, string>, 
   };
 }
 
-type LockedRun = NonNullable<Awaited<ReturnType<typeof lockRun>>>;
 type Ending = Exclude<RunStatus, 'queued' | 'running'>;
 
 /**
@@ -104,10 +97,10 @@ type Ending = Exclude<RunStatus, 'queued' | 'running'>;
  * parent's waiting `workflow.run` node completed with this run's outcome, in the same transaction.
  */
 export async function finishRun(ctx: TxContext, run: LockedRun, status: Ending, output: JsonValue | null, error: ErrorJson | null): Promise<boolean> {
-  if (!(await markRunFinished(ctx.tx, run.id, status, output, error))) return false;
-  await appendEvents(ctx.tx, run.id, [{ type: `run.${status}`, data: error ? { error } : {} }]);
-  ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.id });
-  ctx.fx.admit.add(run.workflow_id);
+  const done = await finishRunRow(ctx.tx, run.id, status, output, error);
+  if (!done) return false;
+  if (run.deadline_at) ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.id });
+  if (done.has_queued) ctx.fx.admit.add(run.workflow_id);
   ctx.fx.finishedRuns.push({ runId: run.id, status });
   if (run.parent_run_id && run.parent_node_id) {
     await completeParentNode(ctx, run.parent_run_id, run.parent_node_id, { id: run.id, status, output, error });

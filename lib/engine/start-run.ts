@@ -1,10 +1,11 @@
-import { insertNodeRuns, succeededOutputs } from '../../db/node-runs.js';
-import { appendEvents, type NewEvent } from '../../db/run-events.js';
-import { findRunByIdempotencyKey, insertRun } from '../../db/runs.js';
+import { succeededOutputs } from '../../db/node-runs.js';
+import type { NewEvent } from '../../db/run-events.js';
+import { findRunByIdempotencyKey, insertRunWithNodes } from '../../db/runs.js';
 import type { JsonValue, NodeStatus, Run, TriggerType } from '../../db/types.js';
 import type { EngineDeps } from './deps.js';
+import { admitRuns } from './admission.js';
+import { AfterCommit, applyQueueEffects } from './effects.js';
 import { settle } from './settle.js';
-import { inTransaction } from './tx.js';
 import { loadVersion } from './versions.js';
 
 export interface StartRunRequest {
@@ -24,6 +25,8 @@ export interface StartRunRequest {
   exclusiveKey?: string;
   /** A child run started by a `workflow.run` node. */
   parent?: { runId: string; nodeId: string; depth: number };
+  /** The workflow's current concurrency limit when the caller has its row (saves a lookup). */
+  concurrency?: number | null;
 }
 
 export interface StartedRun {
@@ -41,13 +44,31 @@ export interface StartedRun {
 export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
   const compiled = await loadVersion(deps.db, req.workflowId, req.version);
   const priority = req.priority ?? 5;
-  const limit = await deps.db.selectFrom('workflows').select('concurrency').where('id', '=', req.workflowId).executeTakeFirst();
-  const admitted = (limit?.concurrency ?? null) === null && !req.exclusiveKey;
+  const concurrency =
+    req.concurrency !== undefined
+      ? req.concurrency
+      : ((await deps.db.selectFrom('workflows').select('concurrency').where('id', '=', req.workflowId).executeTakeFirst())?.concurrency ?? null);
+  const admitted = concurrency === null && !req.exclusiveKey;
   const timeoutMs = compiled.definition.timeoutMs;
-  const result = await inTransaction(deps, async ({ tx, fx }) => {
-    const now = new Date();
-    const deadline = admitted && timeoutMs !== undefined ? new Date(now.getTime() + timeoutMs) : null;
-    const run = await insertRun(tx, {
+  const now = new Date();
+  const deadline = admitted && timeoutMs !== undefined ? new Date(now.getTime() + timeoutMs) : null;
+  const reused = new Map(req.retryOf ? (await succeededOutputs(deps.db, req.retryOf, compiled.dag.nodeIds)).map((r) => [r.node_id, r.output]) : []);
+  const statuses = new Map<string, NodeStatus>(
+    compiled.dag.nodeIds.map((id) => [id, reused.has(id) ? 'succeeded' : admitted && compiled.dag.roots.includes(id) ? 'queued' : 'pending']),
+  );
+  // A rerun starts where the reused outputs end: the first nodes whose inputs are all there.
+  if (admitted) for (const id of settle(compiled.dag, statuses, [...reused.keys()]).queue) statuses.set(id, 'queued');
+  const ready = compiled.dag.nodeIds.filter((id) => statuses.get(id) === 'queued');
+  const events: NewEvent[] = [
+    { type: 'run.queued', data: req.retryOf ? { retryOf: req.retryOf } : {} },
+    ...(admitted ? [{ type: 'run.started' } as NewEvent] : []),
+    ...[...reused.keys()].map((nodeId): NewEvent => ({ type: 'node.succeeded', nodeId, data: { reusedFrom: req.retryOf! } })),
+    ...ready.map((nodeId): NewEvent => ({ type: 'node.queued', nodeId })),
+  ];
+  // One statement: atomic on its own, and one round trip on the API's hottest path.
+  const run = await insertRunWithNodes(
+    deps.db,
+    {
       workspace_id: req.workspaceId,
       workflow_id: req.workflowId,
       version: req.version,
@@ -67,36 +88,20 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
       parent_run_id: req.parent?.runId ?? null,
       parent_node_id: req.parent?.nodeId ?? null,
       depth: req.parent ? req.parent.depth + 1 : 0,
-    });
-    if (!run) return undefined;
-    const reused = new Map(req.retryOf ? (await succeededOutputs(tx, req.retryOf, compiled.dag.nodeIds)).map((r) => [r.node_id, r.output]) : []);
-    const statuses = new Map<string, NodeStatus>(
-      compiled.dag.nodeIds.map((id) => [id, reused.has(id) ? 'succeeded' : admitted && compiled.dag.roots.includes(id) ? 'queued' : 'pending']),
-    );
-    // A rerun starts where the reused outputs end: the first nodes whose inputs are all there.
-    if (admitted) for (const id of settle(compiled.dag, statuses, [...reused.keys()]).queue) statuses.set(id, 'queued');
-    await insertNodeRuns(
-      tx,
-      compiled.definition.nodes.map((n) => ({ run_id: run.id, node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
-    );
-    const ready = compiled.dag.nodeIds.filter((id) => statuses.get(id) === 'queued');
-    const events: NewEvent[] = [
-      { type: 'run.queued', data: req.retryOf ? { retryOf: req.retryOf } : {} },
-      ...(admitted ? [{ type: 'run.started' } as NewEvent] : []),
-      ...[...reused.keys()].map((nodeId): NewEvent => ({ type: 'node.succeeded', nodeId, data: { reusedFrom: req.retryOf! } })),
-      ...ready.map((nodeId): NewEvent => ({ type: 'node.queued', nodeId })),
-    ];
-    await appendEvents(tx, run.id, events);
-    fx.enqueue(compiled, run.id, priority, ready);
-    if (deadline) fx.timers.push({ job: { kind: 'deadline', runId: run.id }, at: deadline });
-    if (!admitted) fx.admit.add(req.workflowId);
-    return run;
-  });
-  if (!result) {
+    },
+    compiled.definition.nodes.map((n) => ({ node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
+    events,
+  );
+  if (!run) {
     const existing = await findRunByIdempotencyKey(deps.db, req.workflowId, req.idempotencyKey!);
     if (!existing) throw new Error('idempotency conflict but no run found');
     return { run: existing, created: false };
   }
-  deps.log.debug({ runId: result.id, workflowId: req.workflowId, admitted }, 'run created');
-  return { run: result, created: true };
+  const fx = new AfterCommit();
+  fx.enqueue(compiled, run.id, priority, ready);
+  if (deadline) fx.timers.push({ job: { kind: 'deadline', runId: run.id }, at: deadline });
+  await applyQueueEffects(deps, fx);
+  if (!admitted) await admitRuns(deps, req.workflowId);
+  deps.log.debug({ runId: run.id, workflowId: req.workflowId, admitted }, 'run created');
+  return { run, created: true };
 }

@@ -1,7 +1,10 @@
 import type { Database } from '../../db/database.js';
+import { isRetryableTxError } from '../../db/errors.js';
 import { admitRuns } from './admission.js';
 import type { EngineDeps } from './deps.js';
 import { AfterCommit, applyQueueEffects } from './effects.js';
+
+const MAX_TX_ATTEMPTS = 5;
 
 /** A transaction of the engine: the queries run on `tx`, the queue work waits in `fx` for the commit. */
 export interface TxContext {
@@ -15,8 +18,20 @@ export interface TxContext {
  * committed, applies the queue work it recorded and offers freed slots to queued runs.
  */
 export async function inTransaction<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
-  const fx = new AfterCommit();
-  const result = await deps.db.transaction().execute((tx) => fn({ tx, fx, deps }));
+  let fx = new AfterCommit();
+  let result: T;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      result = await deps.db.transaction().execute((tx) => fn({ tx, fx, deps }));
+      break;
+    } catch (err) {
+      // A deadlock or serialisation failure rolled everything back: the whole step is safe to redo.
+      if (!isRetryableTxError(err) || attempt >= MAX_TX_ATTEMPTS) throw err;
+      deps.log.warn({ attempt, code: (err as { code?: string }).code }, 'transaction conflict; retrying');
+      fx = new AfterCommit();
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
   await applyQueueEffects(deps, fx);
   for (const workflowId of fx.admit) await admitRuns(deps, workflowId);
   for (const finished of fx.finishedRuns) safely(() => deps.hooks.runFinished?.(finished));

@@ -116,6 +116,7 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
       trigger: { type: 'api', keyId: c.get('principal').keyId },
       priority: body.priority,
       idempotencyKey: c.req.valid('header')['idempotency-key'],
+      concurrency: wf.concurrency,
     });
     if (created) await audit(c, db, 'run.create', 'run', run.id, { workflowId: wf.id });
     const answer = { id: run.id, status: run.status === 'running' ? 'queued' : run.status, workflowId: wf.id, version: run.version, createdAt: run.created_at.toISOString() };
