@@ -104,7 +104,14 @@ function createRedisQueueBackend(url: string, prefix: string, log: Logger): Queu
       return w;
     },
     async ping(timeoutMs = 2000) {
-      await withTimeout(producer.ping(), timeoutMs, 'Redis');
+      // Still connecting (just started, or reconnecting): wait for it within the bound, not fail at once.
+      let onReady: (() => void) | undefined;
+      const connected = producer.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => producer.once('ready', (onReady = resolve)));
+      try {
+        await withTimeout(connected.then(() => producer.ping()), timeoutMs, 'Redis');
+      } finally {
+        if (onReady) producer.off('ready', onReady);
+      }
     },
     async close() {
       await Promise.allSettled(workers.map((w) => w.close()));

@@ -10,11 +10,11 @@ export interface PrivateRedis {
   start(): Promise<void>;
 }
 
-export async function startPrivateRedis(opts: { persistence?: boolean; dir?: string } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(opts: { persistence?: boolean; dir?: string; maxmemoryPolicy?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const args = () => [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'noeviction',
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', opts.maxmemoryPolicy ?? 'noeviction',
     // fsync on every write: a SIGKILLed server then keeps everything it acknowledged.
     '--appendonly', opts.persistence ? 'yes' : 'no', ...(opts.persistence ? ['--appendfsync', 'always'] : []), ...(opts.dir ? ['--dir', opts.dir] : []),
   ];

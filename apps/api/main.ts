@@ -32,6 +32,9 @@ const runEvents = createRunEventsHub({ db, databaseUrl: config.DATABASE_URL, log
 const metrics = createMetrics({ process: 'web', queues: { backend: queues, names: queueNames }, gauges: { conveyor_sse_subscribers: { help: 'Clients streaming run events from this web process', read: () => runEvents.stats().subscribers } } });
 const engine = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
 const app = createApp({ db, queues, config, log, engine, queueNames, metrics, runEvents });
+// Serve once the queue answers (bounded): a request in the first milliseconds would find the
+// producer still connecting. If it does not answer, serve anyway and let /readyz say why.
+await queues.ping(5_000).catch((err) => log.warn({ err: (err as Error).message }, 'queue backend not reachable yet; serving, /readyz reports it'));
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
   log.info({ port: info.port, queue: queues.description, database: pool.options.host ?? 'url' }, 'web listening');
 });
