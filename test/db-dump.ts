@@ -47,7 +47,7 @@ export async function dumpRedis(url: string, prefix: string): Promise<string> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', '500');
       cursor = next;
       for (const key of keys) {
         const type = await redis.type(key);
@@ -56,7 +56,7 @@ export async function dumpRedis(url: string, prefix: string): Promise<string> {
           : type === 'hash' ? await redis.hgetall(key)
           : type === 'list' ? await redis.lrange(key, 0, -1)
           : type === 'set' ? await redis.smembers(key)
-          : type === 'zset' ? await redis.zrange(key, 0, -1)
+          : type === 'zset' ? await redis.zrange(key, '0', '-1')
           : type === 'stream' ? await redis.xrange(key, '-', '+')
           : `(${type})`;
         parts.push(`${key} ${JSON.stringify(value)}`);

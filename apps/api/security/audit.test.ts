@@ -75,7 +75,7 @@ describe('audit log', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await stack.request('GET', `/v1/audit-log?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { status: number; body: any } = await stack.request('GET', `/v1/audit-log?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
       entries.push(...res.body.items);
       cursor = res.body.nextCursor;

@@ -81,7 +81,7 @@ describe('edge hardening', () => {
   });
 
   it('answers 415 to a body without a JSON Content-Type, or in another charset', async () => {
-    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'application/json; charset=latin1' }, { 'content-type': 'application/jsonx' }]) {
+    for (const headers of [{} as Record<string, string>, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'application/json; charset=latin1' }, { 'content-type': 'application/jsonx' }]) {
       const res = await send('POST', '/v1/workflows', { body: JSON.stringify(flow), headers });
       expect(res.status, JSON.stringify(headers)).toBe(415);
       expect(res.body.error.code).toBe('unsupported_media_type');
@@ -91,7 +91,7 @@ describe('edge hardening', () => {
   });
 
   it('answers 400 to malformed JSON, invalid UTF-8, NUL, lone surrogates and absurd nesting', async () => {
-    const cases: [string | Uint8Array, string][] = [
+    const cases: [string | Uint8Array<ArrayBuffer>, string][] = [
       ['{"name": ', 'malformed_json'],
       ['{"name": "a"} trailing', 'malformed_json'],
       [new Uint8Array([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'invalid_utf8'],
