@@ -139,6 +139,13 @@ const CASES: Case[] = [
   { name: 'signal a node id with traversal', method: 'POST', path: (c) => `/v1/runs/${c.runId}/nodes/..%2f..%2f/signal`, status: 400 },
   { name: 'signal a node that is not waiting', method: 'POST', path: (c) => `/v1/runs/${c.runId}/nodes/a/signal`, body: { payload: 1 }, headers: json, status: 409 },
   { name: 'a viewer cancelling', method: 'POST', path: (c) => `/v1/runs/${c.runId}/cancel`, key: 'viewer', status: 403 },
+  { name: 'events of a run id that is not a uuid', method: 'GET', path: '/v1/runs/..%2f/events', status: 400 },
+  { name: 'events of a run that does not exist', method: 'GET', path: () => `/v1/runs/${randomUUID()}/events`, status: 404 },
+  { name: 'a garbage Last-Event-ID', method: 'GET', path: (c) => `/v1/runs/${c.runId}/events`, headers: (c) => ({ authorization: `Bearer ${c.admin}`, 'last-event-id': "1' or '1'='1" }), status: 400 },
+  { name: 'a negative lastEventId', method: 'GET', path: (c) => `/v1/runs/${c.runId}/events?lastEventId=-5`, status: 400 },
+  { name: 'a 30-digit lastEventId', method: 'GET', path: (c) => `/v1/runs/${c.runId}/events?lastEventId=${'9'.repeat(30)}`, status: 400 },
+  { name: 'the system view as an editor', method: 'GET', path: '/v1/system', key: 'editor', status: 403 },
+  { name: 'POST on metrics', method: 'POST', path: '/metrics', key: 'none', body: '{}', headers: json, status: 404 },
 
   // Credentials
   { name: 'an unknown credential type', method: 'POST', path: '/v1/credentials', body: { name: 'c1', type: 'password', data: { token: 'abcdefgh' } }, headers: json, status: 400 },
