@@ -37,7 +37,7 @@ export function createApp(deps: ApiDeps) {
   app.onError(handleError);
   app.notFound(handleNotFound);
   app.use('*', saneUrls());
-  app.use('*', limitBody(maxBodyBytes(deps.config)));
+  app.use('*', limitBody(maxBodyBytes(deps.config), { except: '/v1' }));
 
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoutes({ ...deps, metrics: deps.metrics ?? createMetrics({ process: 'web', queues: { backend: deps.queues, names: deps.queueNames } }) }));
@@ -46,6 +46,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/', hookRoutes(deps));
   app.use('/v1/*', requireKey(deps.db));
   app.use('/v1/*', rateLimit(deps.db));
+  app.use('/v1/*', limitBody(maxBodyBytes(deps.config)));
   app.use('/v1/*', jsonBodies());
   app.route('/', workflowRoutes(deps));
   app.route('/', runRoutes(deps));

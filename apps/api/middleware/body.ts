@@ -9,14 +9,21 @@ export function maxBodyBytes(config: Pick<Config, 'MAX_RUN_INPUT_BYTES'>): numbe
   return Math.max(config.MAX_RUN_INPUT_BYTES * 2, 2 * 1024 * 1024);
 }
 
-/** Counts bytes as they stream in (chunked bodies too) and answers 413 past `maxBytes`. */
-export function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
-  return bodyLimit({
+/**
+ * Counts bytes as they stream in (chunked bodies too) and answers 413 past `maxBytes`.
+ * `except` leaves a path prefix to a limit mounted after its authentication, so an anonymous
+ * caller cannot make the server buffer a body it will refuse anyway.
+ */
+export function limitBody(maxBytes: number, opts: { except?: string } = {}): MiddlewareHandler<ApiEnv> {
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
       throw tooLarge(`Request bodies are limited to ${maxBytes} bytes.`);
     },
   });
+  const except = opts.except;
+  if (!except) return limit;
+  return (c, next) => (c.req.path === except || c.req.path.startsWith(`${except}/`) ? next() : limit(c, next));
 }
 
 /** Deeper than any workflow or run input needs; bounds every recursive walk after this one. */

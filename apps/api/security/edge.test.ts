@@ -80,6 +80,19 @@ describe('edge hardening', () => {
     expect(small.status).toBe(201);
   });
 
+  it('refuses an anonymous upload before reading its body', async () => {
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const res = await stack.app.request('/v1/workflows', { method: 'POST', body: stream, duplex: 'half', headers: json } as RequestInit);
+    expect(res.status).toBe(401);
+    expect(pulled).toBeLessThanOrEqual(2 * 64 * 1024);
+  });
+
   it('answers 415 to a body without a JSON Content-Type, or in another charset', async () => {
     for (const headers of [{} as Record<string, string>, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'application/json; charset=latin1' }, { 'content-type': 'application/jsonx' }]) {
       const res = await send('POST', '/v1/workflows', { body: JSON.stringify(flow), headers });
