@@ -132,10 +132,11 @@ describe('npm run rotate-key under load', () => {
         return plain;
       },
     };
-    const [a, b] = await Promise.all([rotateCredentials(stack.db, intercepting, { batchSize: 1 }), rotateCredentials(stack.db, ring, { batchSize: 1 })]);
+    // Two rotators at once; whichever reads race0 or race1 first sees it replaced before it writes.
+    const [a, b] = await Promise.all([rotateCredentials(stack.db, intercepting, { batchSize: 1 }), rotateCredentials(stack.db, intercepting, { batchSize: 1 })]);
     expect(replaced).toBe(3);
-    // The intercepting rotator read race0 and race1 before the users' writes: its stale writes must lose.
-    expect(a.raced).toBeGreaterThanOrEqual(2);
+    // Those two stale writes must lose (plus any row both rotators read).
+    expect(a.raced + b.raced).toBeGreaterThanOrEqual(2);
     expect([a.remaining, b.remaining, a.failed.length, b.failed.length]).toEqual([0, 0, 0, 0]);
     const rows = await stack.db.selectFrom('credentials').selectAll().where('id', 'in', ids).execute();
     for (const row of rows) {
