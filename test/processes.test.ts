@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess } from './process.js';
 import { backends, startStack, type TestStack } from './stack.js';
@@ -21,7 +22,15 @@ describe.each(backends())('processes on the %s backend', (backend) => {
     const proc = startProcess(ENTRIES[name], env);
     const line = JSON.parse(await proc.waitFor(ready));
     expect(JSON.stringify(line)).toContain(backend);
-    if (name === 'web') expect((await fetch(`http://127.0.0.1:${env.PORT}/readyz`)).status).toBe(200);
+    if (name === 'web') {
+      expect((await fetch(`http://127.0.0.1:${env.PORT}/readyz`)).status).toBe(200);
+      // Refused by Node's parser before Hono sees it: still the JSON error shape.
+      const raw = await rawRequest(Number(env.PORT), `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(raw).toMatch(/^HTTP\/1\.1 431/);
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'headers_too_large' } });
+      const garbage = await rawRequest(Number(env.PORT), 'NOT HTTP AT ALL\r\n\r\n');
+      expect(garbage).toMatch(/^HTTP\/1\.1 400[\s\S]*"code":"bad_request"/);
+    }
     const { code, ms } = await proc.stop('SIGTERM');
     expect(code, proc.lines.slice(-10).join('\n')).toBe(0);
     expect(ms).toBeLessThan(GRACE_MS);
@@ -36,3 +45,15 @@ describe.each(backends())('processes on the %s backend', (backend) => {
     for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ENCRYPTION_KEY']) expect(text).toContain(name);
   });
 });
+
+/** Sends bytes as they are and returns everything the server answers before closing. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString('utf8')));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer')));
+  });
+}

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createDb, createPool } from '../../db/database.js';
 import { ensureBootstrapKey } from '../../lib/auth/bootstrap.js';
@@ -10,6 +11,7 @@ import { createQueueBackend } from '../../lib/queue.js';
 import { createRunEventsHub } from '../../lib/run-events-hub.js';
 import { installShutdown } from '../../lib/shutdown.js';
 import { createApp } from './app.js';
+import { answerClientErrors } from './client-errors.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'web' });
@@ -38,6 +40,7 @@ await queues.ping(5_000).catch((err) => log.warn({ err: (err as Error).message }
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
   log.info({ port: info.port, queue: queues.description, database: pool.options.host ?? 'url' }, 'web listening');
 });
+answerClientErrors(server as Server, log);
 
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   // Event streams never end by themselves soon enough: end them, so the HTTP server can close.

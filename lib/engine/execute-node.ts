@@ -6,6 +6,7 @@ import type { JsonValue } from '../../db/types.js';
 import { evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
 import type { NodeJob } from '../jobs.js';
 import { Suspension, type Json } from '../providers/types.js';
+import { redactionValues } from '../credentials/secrets.js';
 import { DEFAULT_NODE_TIMEOUT_MS, type NodeDefinition } from '../workflows/definition.js';
 import { recordOutcome } from './advance.js';
 import { startChildRun } from './child-runs.js';
@@ -105,7 +106,8 @@ async function runNode(
     throw new NodeError('invalid_params', `params of node '${node.id}' are invalid after resolution: ${detail}`);
   }
   const credential = node.credential ? await resolveCredential(deps, claim.workspace_id, node.credential, provider.credential) : undefined;
-  const secrets = credential ? Object.values(credential.data) : [];
+  // Also the forms a provider puts on the wire (Basic's base64 of user:password) that a target may echo.
+  const secrets = credential ? redactionValues(credential) : [];
   const timeoutMs = node.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
   const providerSignal = AbortSignal.any([signal, timeout]);

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/database.js';
 import { getVersion } from '../../db/workflows.js';
-import { checkExpressions } from '../expressions.js';
+import { checkExpressions, checkGuard } from '../expressions.js';
 import { ancestors, buildDag, type Dag } from '../workflows/dag.js';
 import { definitionSchema, type NodeDefinition, type WorkflowDefinition } from '../workflows/definition.js';
 
@@ -21,7 +21,7 @@ export function compileVersion(workflowId: string, version: number, raw: unknown
   const dag = buildDag([...nodes.keys()], definition.edges);
   const references = new Map(
     definition.nodes.map((n) => {
-      const checks = [checkExpressions(n.params, '/params'), checkExpressions(n.when ?? '', '/when')];
+      const checks = [checkExpressions(n.params, '/params'), ...(n.when === undefined ? [] : [checkGuard(n.when, '/when')])];
       // A reference we cannot follow statically (`$keys(nodes)`) loads every upstream output.
       const refs = checks.some((c) => c.dynamic) ? ancestors(dag, n.id) : new Set(checks.flatMap((c) => [...c.referencedNodes]));
       return [n.id, [...refs]] as const;

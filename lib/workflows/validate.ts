@@ -1,8 +1,9 @@
 import type { ErrorDetail } from '../errors.js';
-import { checkExpressions, hasExpressions } from '../expressions.js';
+import { checkExpressions, checkGuard, hasExpressions } from '../expressions.js';
+import { splitTemplate } from '../templates.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { ancestors, buildDag, findCycle } from './dag.js';
-import { definitionSchema, type WorkflowDefinition } from './definition.js';
+import { MAX_EXPRESSION_LENGTH, definitionSchema, type WorkflowDefinition } from './definition.js';
 
 export type ValidationResult =
   | { ok: true; definition: WorkflowDefinition }
@@ -52,9 +53,19 @@ export function validateWorkflow(body: unknown, registry: ProviderRegistry): Val
     }
     // ancestors() tolerates cycles, so a cycle elsewhere does not hide these problems.
     const upstream = ancestors(dag, node.id);
-    for (const [value, pointer] of [[node.params, `${at}/params`], [node.when, `${at}/when`]] as const) {
+    const checks = [
+      { pointer: `${at}/params`, check: () => checkExpressions(node.params, `${at}/params`), value: node.params as unknown },
+      { pointer: `${at}/when`, check: () => checkGuard(node.when!, `${at}/when`), value: node.when as unknown },
+    ];
+    for (const { pointer, check, value } of checks) {
       if (value === undefined) continue;
-      const { problems: exprProblems, referencedNodes } = checkExpressions(value, pointer);
+      // Parsing a huge expression can exhaust the parser's stack: refuse it before trying.
+      const oversized = oversizedExpressions(value, pointer);
+      if (oversized.length > 0) {
+        problems.push(...oversized);
+        continue;
+      }
+      const { problems: exprProblems, referencedNodes } = check();
       problems.push(...exprProblems);
       for (const ref of referencedNodes) {
         if (!seen.has(ref)) problems.push({ pointer, message: `expression references unknown node '${ref}'` });
@@ -78,3 +89,22 @@ function staticParamProblems(schema: import('zod').ZodType, params: Record<strin
     })
     .map((issue) => ({ pointer: `${pointer}${pointerOf(issue.path)}`, message: issue.message }));
 }
+
+/** Strings holding an expression longer than MAX_EXPRESSION_LENGTH characters. */
+function oversizedExpressions(value: unknown, pointer: string): ErrorDetail[] {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return value.length > MAX_EXPRESSION_LENGTH && pointer.endsWith('/when') ? [tooLong(pointer)] : [];
+    let parts;
+    try {
+      parts = splitTemplate(value);
+    } catch {
+      return [];
+    }
+    return parts.some((p) => p.kind === 'expr' && p.source.length > MAX_EXPRESSION_LENGTH) ? [tooLong(pointer)] : [];
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => oversizedExpressions(v, `${pointer}/${i}`));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => oversizedExpressions(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+  return [];
+}
+
+const tooLong = (pointer: string): ErrorDetail => ({ pointer, message: `an expression is at most ${MAX_EXPRESSION_LENGTH} characters` });
