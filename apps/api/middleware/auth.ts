@@ -38,14 +38,23 @@ export function callerOf(c: Context<ApiEnv>): KeyPrincipal | undefined {
   return callers.get(c);
 }
 
+/** last_used_at has minute resolution: each process writes it at most once a minute per key. */
+const TOUCH_EVERY_MS = 60_000;
+
 /** Every /v1 route: a valid, unrevoked key or 401. */
 export function requireKey(db: Database): MiddlewareHandler<ApiEnv> {
+  const touched = new Map<string, number>();
   return async (c, next) => {
     const principal = await authenticate(db, keyFromHeader(c.req.header('authorization')));
     if (!principal) throw unauthorized();
     callers.set(c, principal);
     c.get('log').setBindings?.({ keyId: principal.keyId, workspaceId: principal.workspaceId });
-    void touchKey(db, principal.keyId).catch(() => {});
+    const now = Date.now();
+    if ((touched.get(principal.keyId) ?? 0) < now - TOUCH_EVERY_MS) {
+      if (touched.size > 10_000) touched.clear();
+      touched.set(principal.keyId, now);
+      void touchKey(db, principal.keyId).catch(() => {});
+    }
     await next();
   };
 }
