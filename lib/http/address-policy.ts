@@ -5,7 +5,8 @@ import ipaddr from 'ipaddr.js';
  * names the host, the IP or a CIDR holding it. Address classes come from ipaddr.js, not regexes:
  * loopback, private, link-local (cloud metadata), CGNAT, unspecified, multicast, reserved,
  * NAT64/6to4/Teredo (they embed IPv4 addresses) are all refused; an IPv4-mapped IPv6 address
- * is judged as the IPv4 address it maps to.
+ * is judged as the IPv4 address it maps to, and any other IPv6 address outside global unicast
+ * (2000::/3) is refused too (the deprecated IPv4-compatible ::a.b.c.d among them).
  */
 export interface AddressPolicy {
   /** Why `address` may not be connected to for `hostname`, or undefined when it may. */
@@ -14,10 +15,12 @@ export interface AddressPolicy {
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
+
 export function createAddressPolicy(allowHosts: readonly string[]): AddressPolicy {
   const names = new Set<string>();
   const cidrs: Cidr[] = [];
-  for (const entry of allowHosts.map((h) => h.trim().toLowerCase()).filter(Boolean)) {
+  for (const entry of allowHosts.map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean)) {
     const bare = entry.replace(/^\[|\]$/g, '');
     if (entry.includes('/')) cidrs.push(normaliseCidr(ipaddr.parseCIDR(bare)));
     else if (ipaddr.isValid(bare)) {
@@ -33,7 +36,9 @@ export function createAddressPolicy(allowHosts: readonly string[]): AddressPolic
       const ip = ipaddr.process(address);
       if (cidrs.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits))) return undefined;
       const range = ip.range();
-      return range === 'unicast' ? undefined : range;
+      if (range !== 'unicast') return range;
+      if (ip.kind() === 'ipv6' && !(ip as ipaddr.IPv6).match(GLOBAL_UNICAST_V6)) return 'not global unicast';
+      return undefined;
     },
   };
 }

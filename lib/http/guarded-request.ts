@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -50,7 +50,7 @@ export async function guardedRequest(req: GuardedRequest): Promise<GuardedRespon
     if (!REDIRECTS.has(res.statusCode ?? 0) || !location) return readBody(res, url, req);
     res.resume();
     if (hop >= (req.maxRedirects ?? 5)) throw new NodeError('too_many_redirects', `more than ${req.maxRedirects ?? 5} redirects from ${redact(req.url)}`);
-    url = parseUrl(new URL(location, url).toString());
+    url = parseUrl(resolveLocation(location, url));
     // Browsers' rules: 303 (and 301/302 after a POST) become a GET without a body.
     if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
       method = 'GET';
@@ -61,6 +61,14 @@ export async function guardedRequest(req: GuardedRequest): Promise<GuardedRespon
       const drop = new Set(['authorization', 'cookie', ...(req.sensitiveHeaders ?? [])]);
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !drop.has(k.toLowerCase())));
     }
+  }
+}
+
+function resolveLocation(location: string, base: URL): string {
+  try {
+    return new URL(location, base).toString();
+  } catch {
+    throw new NodeError('invalid_url', `${redact(base.toString())} redirected to an invalid URL`);
   }
 }
 
@@ -81,23 +89,40 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
   if (ipaddr.isValid(hostname)) assertAllowed(req.policy, hostname, hostname);
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
-    const outgoing = client.request(url, {
-      method,
-      headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      agent: agents[url.protocol as 'http:' | 'https:'],
-      lookup: guardedLookup(req.policy, hostname),
-      signal: req.signal,
-    });
+    let outgoing: http.ClientRequest;
+    try {
+      outgoing = client.request(url, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: agents[url.protocol as 'http:' | 'https:'],
+        lookup: guardedLookup(req.policy, hostname),
+        signal: req.signal,
+      });
+    } catch (err) {
+      // Node names the header, never its value: safe to pass on. It would fail the same way again.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_INVALID_CHAR') return reject(new NodeError('invalid_params', `a request header is invalid: ${(err as Error).message}`));
+      return reject(translate(err as Error, req.signal, url));
+    }
     outgoing.on('response', resolve);
     outgoing.on('error', (err) => reject(translate(err, req.signal, url)));
     outgoing.end(body);
   });
 }
 
-function guardedLookup(policy: AddressPolicy, hostname: string): LookupFunction {
+type Resolver = (host: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/**
+ * net's `lookup` for one request: resolves every address and refuses the whole answer if any is
+ * refused, so the socket can only connect to addresses the policy passed. Answers in the form
+ * asked for: a list when net asks with `all: true` (Node 20's autoSelectFamily does), else one.
+ * `resolve` is dns.lookup; tests pass another.
+ */
+export function guardedLookup(policy: AddressPolicy, hostname: string, resolve: Resolver = dnsLookup as unknown as Resolver): LookupFunction {
   return (host, options, callback) => {
-    dnsLookup(host, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    resolve(host, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
+      if (addresses.length === 0) return callback(Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }), '', 0);
       try {
         for (const a of addresses) assertAllowed(policy, hostname, a.address);
       } catch (refused) {

@@ -8,7 +8,7 @@ const params = z
   .object({
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET'),
     url: z.string().min(1).max(8192).describe('http(s) URL; internal addresses are refused unless in HTTP_ALLOW_HOSTS'),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name'), z.string().max(16_384)).optional(),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name'), z.string().max(16_384).regex(/^[^\r\n\0]*$/, 'must not contain CR, LF or NUL')).optional(),
     query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
     body: z.unknown().optional().describe('objects and arrays are sent as JSON, strings as text'),
     ignoreStatus: z.boolean().default(false).describe('true: a non-2xx answer is an output, not a failure'),
