@@ -5,6 +5,7 @@ export interface CallOptions {
   credential?: ProviderContext<unknown>['credential'];
   signal?: AbortSignal;
   settings?: Partial<ProviderSettings>;
+  startChildRun?: ProviderContext<unknown>['startChildRun'];
 }
 
 /**
@@ -22,6 +23,9 @@ export function callProvider(provider: Provider, rawParams: unknown, opts: CallO
     idempotencyKey: 'run-1:node-1',
     run: { id: 'run-1', workflowId: 'wf-1', workspaceId: 'ws-1', nodeId: 'node-1', attempt: 1 },
     settings: { httpAllowHosts: [], maxResponseBytes: 1024 * 1024, ...opts.settings },
+    startChildRun: opts.startChildRun ?? (async () => {
+      throw new Error('this test gives the provider no engine to start child runs');
+    }),
   });
 }
 

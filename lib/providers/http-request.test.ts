@@ -292,7 +292,8 @@ describe('credentials', () => {
     const same = await call({ url: `${target.url}/redirect?to=/echo` }, withCredential({ type: 'bearer', data: { token: 'tok-123' } }, both));
     expect(same.body.headers.authorization).toBe('Bearer tok-123');
     const elsewhere = encodeURIComponent(`http://localhost:${port}/echo`);
-    for (const credential of [{ type: 'bearer', data: { token: 'tok-123' } }, { type: 'header', data: { name: 'X-Api-Key', value: 'k-456' } }] as const) {
+    const credentials: CallOptions['credential'][] = [{ type: 'bearer', data: { token: 'tok-123' } }, { type: 'header', data: { name: 'X-Api-Key', value: 'k-456' } }];
+    for (const credential of credentials) {
       const out = await call({ url: `${target.url}/redirect?to=${elsewhere}`, headers: { Cookie: 'a=1', 'X-Other': 'kept' } }, withCredential(credential, both));
       expect(out.body.path).toBe('/echo');
       expect(out.body.headers.authorization).toBeUndefined();
