@@ -57,7 +57,9 @@ export default defineProvider({
     });
     const text = res.body.toString('utf8');
     if (res.status < 200 || res.status > 299) {
-      throw new NodeError(res.status === 401 || res.status === 403 ? 'llm_auth' : 'llm_status', `${redact(url)} answered ${res.status}: ${text.slice(0, 300)}`);
+      // Error bodies help (model not found, quota), but some servers echo the key back: never pass it on.
+      const detail = scrub(text, credential.data.apiKey).slice(0, 300);
+      throw new NodeError(res.status === 401 || res.status === 403 ? 'llm_auth' : 'llm_status', `${redact(url)} answered ${res.status}: ${detail}`);
     }
     let raw: unknown;
     try {
@@ -70,3 +72,7 @@ export default defineProvider({
     return { content: parsed.data.choices[0]!.message.content ?? '', usage: (parsed.data.usage ?? null) as Json, raw: raw as Json };
   },
 });
+
+function scrub(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
+}
