@@ -51,7 +51,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   });
   if (opts.queues) {
     const { backend, names } = opts.queues;
-    const up = new Gauge({ name: 'conveyor_queue_backend_up', help: '1 when the queue backend answered the last scrape in time', registers });
+    // One read per scrape, shared by both gauges (the depths gauge collects first: it is registered first).
+    let reading: Promise<boolean> = Promise.resolve(false);
     new Gauge({
       name: 'conveyor_queue_jobs',
       help: 'Jobs per queue and state, read from the queue backend at scrape time',
@@ -59,12 +60,22 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       registers,
       async collect() {
         this.reset();
-        try {
-          for (const depth of await queueDepths(backend, names)) for (const state of QUEUE_STATES) this.set({ queue: depth.name, state }, depth[state]);
-          up.set(1);
-        } catch {
-          up.set(0);
-        }
+        reading = queueDepths(backend, names).then(
+          (depths) => {
+            for (const depth of depths) for (const state of QUEUE_STATES) this.set({ queue: depth.name, state }, depth[state]);
+            return true;
+          },
+          () => false,
+        );
+        await reading;
+      },
+    });
+    new Gauge({
+      name: 'conveyor_queue_backend_up',
+      help: '1 when the queue backend answered this scrape in time',
+      registers,
+      async collect() {
+        this.set((await reading) ? 1 : 0);
       },
     });
   }

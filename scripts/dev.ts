@@ -10,6 +10,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { migrateQueueBackend } from '../lib/queue.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
+import { DEMO_WORKFLOW, seedDemo } from './seed-demo.js';
 
 /**
  * `npm start`: the whole system on a machine with only Node. Embedded PostgreSQL under .data/
@@ -105,12 +106,19 @@ async function main() {
 
   await waitForReady(`http://127.0.0.1:${env.PORT}/readyz`);
   const base = `http://localhost:${env.PORT}`;
+  const seeded = await seedDemo(base, env.BOOTSTRAP_API_KEY).catch((err: Error) => {
+    say('dev', `could not seed the demo workflow: ${err.message}`);
+    return false;
+  });
+  if (seeded) say('dev', `seeded the example workflow "${DEMO_WORKFLOW}" (fan-out, a condition, an http.request to /healthz)`);
   say('dev', '');
   say('dev', `Conveyor is running: ${base}`);
   say('dev', `  API docs     ${base}/docs`);
   say('dev', `  Bull Board   ${base}/admin/queues   (any user name, the admin key as password)`);
   say('dev', `  Admin key    ${env.BOOTSTRAP_API_KEY}`);
-  say('dev', `  Try: curl -H "Authorization: Bearer $(cat ${path.relative(process.cwd(), path.join(DATA, 'admin.key'))})" ${base}/v1/providers`);
+  const keyFile = path.relative(process.cwd(), path.join(DATA, 'admin.key'));
+  say('dev', `  Try: curl -H "Authorization: Bearer $(cat ${keyFile})" -H 'content-type: application/json' -d '{"input":{"name":"you"}}' ${base}/v1/workflows/${DEMO_WORKFLOW}/runs`);
+  say('dev', `   or: CONVEYOR_URL=${base} CONVEYOR_API_KEY=$(cat ${keyFile}) npx conveyor run ${DEMO_WORKFLOW} --input '{"name":"you"}' --follow`);
   say('dev', '');
 }
 

@@ -79,6 +79,7 @@ describe('GET /metrics', () => {
       const text = await (await idle.app.request('/metrics')).text();
       const ready = (sample(text, 'conveyor_queue_jobs', { queue: 'nodes', state: 'waiting' }) ?? 0) + (sample(text, 'conveyor_queue_jobs', { queue: 'nodes', state: 'prioritized' }) ?? 0);
       expect(ready).toBe(3);
+      expect(sample(text, 'conveyor_queue_backend_up')).toBe(1);
     } finally {
       await idle.close();
     }
