@@ -6,6 +6,7 @@ export default defineProvider({
   description: 'Does nothing; outputs its (resolved) params. Useful as a join point or a placeholder.',
   params: z.record(z.string(), z.unknown()),
   async run(ctx) {
+    ctx.signal.throwIfAborted();
     return ctx.params as Json;
   },
 });

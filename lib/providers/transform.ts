@@ -6,6 +6,7 @@ export default defineProvider({
   description: 'Outputs `value` once its expressions are resolved: reshape data between nodes.',
   params: z.object({ value: z.unknown().describe('any JSON; {{ }} expressions inside are resolved first') }).strict(),
   async run(ctx) {
+    ctx.signal.throwIfAborted();
     return (ctx.params.value ?? null) as Json;
   },
 });
