@@ -156,6 +156,22 @@ describe('the time bound', () => {
     expect(await resolve('{{ ($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(20)) }}')).toBe(20);
   });
 
+  it('does not mistake a stalled caller for a hung expression', async () => {
+    // The thread answers while this thread is busy; the watchdog must see the answer, not the clock.
+    const pending = resolveTemplates('{{ $count($map([1..5000], function($v){ $v })) }}', scope, '/p', { nodeId: 'n1', timeoutMs: 1_000 });
+    await new Promise((r) => setTimeout(r, 5));
+    // A long synchronous stretch on the caller's thread (GC, a big JSON.parse), past the bound and the
+    // watchdog's grace; from setImmediate, so the watchdog's timer runs before the answer is read.
+    await new Promise<void>((r) =>
+      setImmediate(() => {
+        const until = Date.now() + 1_300;
+        while (Date.now() < until);
+        r();
+      }),
+    );
+    expect(await pending).toBe(5000);
+  });
+
   it.each([
     ['a catastrophic regex', '$match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)'],
     ['$distinct over 100k items', '$count($distinct([1..99999]))'],

@@ -109,14 +109,15 @@ interface Pending {
   request: Request;
   resolve(value: unknown): void;
   reject(err: Error): void;
-  /** The expression being evaluated and since when (undefined before the thread reaches it). */
+  /** The expression being evaluated (undefined before the thread reaches one). */
   where?: string;
-  since?: number;
 }
 
 /** One thread per process; requests queue and run one at a time. */
 class Sandbox {
   private thread: Worker | undefined;
+  /** Shared with the thread: when its current expression started (ms), 0 when it is not evaluating. */
+  private clock = new BigInt64Array(new SharedArrayBuffer(8));
   private readonly queue: Pending[] = [];
   private current: Pending | undefined;
   private nextId = 1;
@@ -159,11 +160,12 @@ class Sandbox {
 
   private check(): void {
     const p = this.current;
-    if (!p?.since) return;
-    const limit = (p.request.opts.timeoutMs ?? EXPRESSION_TIMEOUT_MS);
-    if (Date.now() - p.since <= limit + WATCHDOG_GRACE_MS) return;
+    const started = Number(Atomics.load(this.clock, 0));
+    if (!p || started === 0) return;
+    const limit = p.request.opts.timeoutMs ?? EXPRESSION_TIMEOUT_MS;
+    if (Date.now() - started <= limit + WATCHDOG_GRACE_MS) return;
     this.kill();
-    this.finish(p, () => p.reject(new ExpressionError('expression_timeout', timeoutMessage(p.where!, limit))));
+    this.finish(p, () => p.reject(new ExpressionError('expression_timeout', timeoutMessage(p.where ?? `node '${p.request.opts.nodeId}': an expression`, limit))));
   }
 
   private kill(): void {
@@ -175,7 +177,9 @@ class Sandbox {
   private ensureThread(): Worker {
     if (this.thread) return this.thread;
     const fromSource = import.meta.url.endsWith('.ts');
+    this.clock = new BigInt64Array(new SharedArrayBuffer(8));
     const thread = new Worker(new URL(fromSource ? './expression-thread.dev.mjs' : './expression-thread.js', import.meta.url), {
+      workerData: { clock: this.clock },
       resourceLimits: { maxOldGenerationSizeMb: SANDBOX_HEAP_MB },
     });
     thread.on('message', (reply: SandboxReply) => this.onReply(reply));
@@ -198,7 +202,6 @@ class Sandbox {
     switch (reply.kind) {
       case 'evaluating':
         p.where = reply.where;
-        p.since = Date.now();
         return;
       case 'done':
         return this.finish(p, () => p.resolve(reply.value));
