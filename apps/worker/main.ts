@@ -8,6 +8,7 @@ import { createMetrics, serveMetrics } from '../../lib/metrics.js';
 import { createQueueBackend } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
 import { startHeartbeat } from '../../lib/workers/heartbeat.js';
+import { warmUpExpressions } from '../../lib/expressions.js';
 import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
@@ -18,6 +19,8 @@ const queues = createQueueBackend(config, log);
 const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
 const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
 const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log);
+// The expression sandbox thread boots in the background while the consumers connect.
+void warmUpExpressions();
 const workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
 const heartbeat = startHeartbeat({ db, log, workers, concurrency: config.WORKER_CONCURRENCY, intervalMs: config.WORKER_HEARTBEAT_MS, inFlight: () => deps.aborts.inFlight });
 const metricsServer = config.METRICS_PORT ? serveMetrics(metrics, { port: config.METRICS_PORT, token: config.METRICS_TOKEN, log }) : undefined;

@@ -15,6 +15,7 @@ const PERMANENT = new Set([
   'unknown_type',
   'too_many_redirects',
   'llm_auth',
+  'llm_request',
   'llm_bad_response',
   'workflow_not_found',
   'max_depth_exceeded',

@@ -7,7 +7,10 @@ import httpRequest from './http-request.js';
 import llmChat from './llm-chat.js';
 import noop from './noop.js';
 import { createRegistry, providerCatalog } from './registry.js';
+import delay from './delay.js';
 import transform from './transform.js';
+import waitSignal from './wait-signal.js';
+import workflowRun from './workflow-run.js';
 import { Suspension, type Provider } from './types.js';
 
 /**
@@ -80,6 +83,26 @@ const ROWS: Row[] = [
     slow: (s) => chat(s, 'slow'),
     invalid: { model: 'm', messages: [{ role: SECRET, content: 'x' }] },
     failing: (s) => [chat(s, 'status-401'), chat(s, 'status-500'), chat(s, 'not-json'), chat(s, 'redirect'), chat(s, 'gpt-test', { credential: openai })],
+  },
+  {
+    provider: delay,
+    ok: () => ({ params: { ms: 50 } }),
+    invalid: { ms: 5, until: SECRET },
+    failing: () => [{ params: { until: '2999-01-01T00:00:00Z' }, opts: { credential: bearer } }],
+  },
+  {
+    provider: waitSignal,
+    ok: () => ({ params: { timeoutMs: 1000 } }),
+    invalid: { timeoutMs: SECRET },
+    failing: () => [],
+  },
+  {
+    provider: workflowRun,
+    ok: () => ({ params: { workflow: 'child', input: { n: 1 } }, opts: { startChildRun: async () => ({ runId: 'child-run-1', status: 'running' }) } }),
+    invalid: { workflow: 'child', version: SECRET },
+    failing: () => [
+      { params: { workflow: 'child' }, opts: { credential: bearer, startChildRun: async () => { throw new Error("no workflow named 'child' in this workspace"); } } },
+    ],
   },
 ];
 

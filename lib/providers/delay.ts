@@ -15,6 +15,7 @@ export default defineProvider({
     .strict()
     .refine((p) => (p.ms === undefined) !== (p.until === undefined), 'give exactly one of `ms` or `until`'),
   async run(ctx) {
+    ctx.signal.throwIfAborted();
     const { ms, until } = ctx.params;
     const at = until !== undefined ? new Date(until) : new Date(Date.now() + ms!);
     if (at.getTime() - Date.now() > MAX_DELAY_MS) throw new NodeError('invalid_params', `delay until ${at.toISOString()} is more than a year away`);

@@ -85,7 +85,13 @@ describe('llm.chat errors', () => {
     expect(llm.requests).toHaveLength(1);
   });
 
-  it.each([500, 502, 503, 429])('%s is llm_status and may be retried', async (status) => {
+  it.each([400, 404, 422])('%s is llm_request: the request is wrong, so it is not retried', async (status) => {
+    const err = await rejection(chat({ model: `status-${status}` }));
+    expect(err.code).toBe('llm_request');
+    expect(classifyError(err).retryable).toBe(false);
+  });
+
+  it.each([500, 502, 503, 429, 408])('%s is llm_status and may be retried', async (status) => {
     const err = await rejection(chat({ model: `status-${status}` }));
     expect(err.code).toBe('llm_status');
     expect(err.message).toContain(`answered ${status}`);

@@ -59,7 +59,9 @@ export default defineProvider({
     if (res.status < 200 || res.status > 299) {
       // Error bodies help (model not found, quota), but some servers echo the key back: never pass it on.
       const detail = scrub(text, credential.data.apiKey).slice(0, 300);
-      throw new NodeError(res.status === 401 || res.status === 403 ? 'llm_auth' : 'llm_status', `${redact(url)} answered ${res.status}: ${detail}`);
+      // 401/403: the key; other 4xx but 408/409/429: the request itself (model, params): retrying cannot help.
+      const code = res.status === 401 || res.status === 403 ? 'llm_auth' : res.status >= 400 && res.status < 500 && ![408, 409, 429].includes(res.status) ? 'llm_request' : 'llm_status';
+      throw new NodeError(code, `${redact(url)} answered ${res.status}: ${detail}`);
     }
     let raw: unknown;
     try {

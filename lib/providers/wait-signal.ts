@@ -8,6 +8,7 @@ export default defineProvider({
     .object({ timeoutMs: z.number().int().min(1).max(366 * 24 * 3600 * 1000).optional().describe('fail with signal_timeout after this long') })
     .strict(),
   async run(ctx) {
+    ctx.signal.throwIfAborted();
     const { timeoutMs } = ctx.params;
     const reason = `a signal: POST /v1/runs/${ctx.run.id}/nodes/${ctx.run.nodeId}/signal`;
     if (timeoutMs === undefined) return new Suspension(reason);

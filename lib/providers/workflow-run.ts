@@ -13,6 +13,7 @@ export default defineProvider({
     })
     .strict(),
   async run(ctx) {
+    ctx.signal.throwIfAborted();
     const { workflow, version, input } = ctx.params;
     const child = await ctx.startChildRun({ workflow, version, input: (input ?? null) as Json });
     return new Suspension(`child run ${child.runId} (${workflow})`, undefined, undefined, child.runId);
