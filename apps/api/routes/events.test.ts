@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { listEvents } from '../../../db/run-events.js';
@@ -190,6 +192,34 @@ describe('SSE fan-out', () => {
       expect(watches).toEqual([]);
     } finally {
       await hub2.close();
+    }
+  });
+
+  it('forgets a client that disconnects over real HTTP (no subscriber, no watch left)', async () => {
+    const server = await new Promise<ServerType>((resolve) => {
+      const srv = serve({ fetch: stack.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(srv));
+    });
+    try {
+      const runId = await startRun(stack, 'gated');
+      const abort = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/runs/${runId}/events`, { headers: { authorization: `Bearer ${stack.adminKey}` }, signal: abort.signal });
+      const reader = res.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: run.queued');
+      expect(stack.runEvents.stats().subscribers).toBe(1);
+      abort.abort();
+      const deadline = Date.now() + 10_000;
+      while (stack.runEvents.stats().subscribers > 0) {
+        if (Date.now() > deadline) throw new Error(`still subscribed: ${JSON.stringify(stack.runEvents.stats())}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitForNode(stack, runId, 'gate', 'waiting');
+      const until = Date.now() + 5_000;
+      while ((await stack.db.selectFrom('run_event_watches').selectAll().execute()).length > 0) {
+        if (Date.now() > until) throw new Error('watch left behind');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
