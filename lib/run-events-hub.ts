@@ -60,6 +60,8 @@ const PAGE = 500;
 export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 }: RunEventsHubOptions): RunEventsHub {
   const listener = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const feeds = new Map<string, Feed>();
+  // A watch removed as the last client left must not land after a new client's watch of the run.
+  const unwatching = new Map<string, Promise<void>>();
   let client: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -156,7 +158,11 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
     feed.subs.delete(sub);
     if (feed.subs.size > 0 || feeds.get(runId) !== feed) return;
     feeds.delete(runId);
-    void unwatchRun(db, runId, listener).catch(() => {});
+    const done: Promise<void> = (unwatching.get(runId) ?? Promise.resolve())
+      .then(() => unwatchRun(db, runId, listener))
+      .catch(() => {})
+      .finally(() => unwatching.get(runId) === done && unwatching.delete(runId));
+    unwatching.set(runId, done);
   };
 
   return {
@@ -166,7 +172,8 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
       if (closed) throw new Error('the server is shutting down');
       let feed = feeds.get(runId);
       if (!feed) {
-        const fresh: Feed = { subs: new Set(), dirty: false, watched: watchRun(db, runId, listener, watchTtlMs) };
+        const after = unwatching.get(runId) ?? Promise.resolve();
+        const fresh: Feed = { subs: new Set(), dirty: false, watched: after.then(() => watchRun(db, runId, listener, watchTtlMs)) };
         feeds.set(runId, fresh);
         fresh.watched.catch(() => feeds.get(runId) === fresh && feeds.delete(runId));
         feed = fresh;
@@ -207,6 +214,7 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
       await connecting?.catch(() => {});
       const c = client;
       client = undefined;
+      await Promise.allSettled([...unwatching.values()]);
       await Promise.allSettled([unwatchAll(db, listener), c?.end()]);
     },
     stats: () => ({ listening: client !== undefined, runs: feeds.size, subscribers: [...feeds.values()].reduce((n, f) => n + f.subs.size, 0), reads }),
