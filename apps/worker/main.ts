@@ -24,7 +24,6 @@ void warmUpExpressions();
 const workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
 const heartbeat = startHeartbeat({ db, log, workers, concurrency: config.WORKER_CONCURRENCY, intervalMs: config.WORKER_HEARTBEAT_MS, inFlight: () => deps.aborts.inFlight });
 const metricsServer = config.METRICS_PORT ? serveMetrics(metrics, { port: config.METRICS_PORT, token: config.METRICS_TOKEN, log }) : undefined;
-log.info({ workerId: heartbeat.id, pid: process.pid, host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');
 
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   // Worker.close() stops taking jobs and waits for the in-flight ones to finish.
@@ -36,3 +35,6 @@ installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   { name: 'queues', close: () => queues.close() },
   { name: 'database', close: () => db.destroy() },
 ]);
+
+// Logged only once SIGTERM is handled: a supervisor may signal as soon as it reads this line.
+log.info({ workerId: heartbeat.id, pid: process.pid, host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');
