@@ -26,11 +26,18 @@ describe.each(backends())('worker faults on the %s backend', (backend) => {
   };
 
   it('a worker SIGKILLed mid-node: the node is retried on another worker and the run completes', async () => {
+    let calls = 0;
+    // The first call outlasts a worker's start-up, so `a` surely holds the node when killed.
+    target.route('GET', '/kill-me', (_req, res) => {
+      calls += 1;
+      const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), calls === 1 ? 8000 : 100);
+      res.on('close', () => clearTimeout(timer));
+    });
     await stack.request('POST', '/v1/workflows', {
       body: {
         name: 'kill-me',
         nodes: [
-          { id: 'slow', type: 'http.request', params: { url: `${target.url}/slow?ms=1500` } },
+          { id: 'slow', type: 'http.request', params: { url: `${target.url}/kill-me` } },
           { id: 'after', type: 'noop' },
         ],
         edges: [{ from: 'slow', to: 'after' }],
@@ -39,7 +46,7 @@ describe.each(backends())('worker faults on the %s backend', (backend) => {
     const a = await worker();
     const { body } = await stack.request('POST', '/v1/workflows/kill-me/runs', { body: {} });
     const deadline = Date.now() + 15_000;
-    while (!target.requests.some((r) => r.path.startsWith('/slow'))) {
+    while (!target.requests.some((r) => r.path.startsWith('/kill-me'))) {
       if (Date.now() > deadline) throw new Error('the node never reached the target');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -49,7 +56,7 @@ describe.each(backends())('worker faults on the %s backend', (backend) => {
     expect(run.status).toBe('succeeded');
     const slow = run.nodes.find((n: { id: string }) => n.id === 'slow');
     expect(slow.attempts).toBe(2);
-    expect(target.requests.filter((r) => r.path.startsWith('/slow'))).toHaveLength(2);
+    expect(target.requests.filter((r) => r.path.startsWith('/kill-me'))).toHaveLength(2);
     const events = await stack.db.selectFrom('run_events').select('type').where('run_id', '=', body.id).where('node_id', '=', 'after').execute();
     expect(events.filter((e) => e.type === 'node.started')).toHaveLength(1);
   }, 60_000);
