@@ -51,7 +51,7 @@ describe('npm run rotate-key under load', () => {
     const runIds: string[] = [];
     let loading = true;
     const load = (async () => {
-      for (let i = 0; loading || i < 20; i++) {
+      for (let i = 0; loading || i < 21; i++) {
         const res = await stack.request('POST', `/v1/workflows/load-${i % (CREDENTIALS / PER_WORKFLOW)}/runs`);
         expect(res.status).toBe(202);
         runIds.push(res.body.id);
