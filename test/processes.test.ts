@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connect } from 'node:net';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess } from './process.js';
@@ -35,6 +37,25 @@ describe.each(backends())('processes on the %s backend', (backend) => {
     expect(code, proc.lines.slice(-10).join('\n')).toBe(0);
     expect(ms).toBeLessThan(GRACE_MS);
     expect(proc.lines.some((l) => l.includes('shut down cleanly'))).toBe(true);
+  });
+
+  it('a worker on an unmigrated database exits 1 naming what to run, rather than consuming', async () => {
+    const admin = new pg.Client({ connectionString: inject('pgServerUrl') });
+    await admin.connect();
+    const name = `conveyor_bare_${randomBytes(3).toString('hex')}`;
+    await admin.query(`create database ${name}`);
+    try {
+      const url = new URL(inject('pgServerUrl'));
+      url.pathname = `/${name}`;
+      const proc = startProcess(ENTRIES.worker, { ...stack.env, DATABASE_URL: url.toString() });
+      const { code } = await proc.exited;
+      expect(code).toBe(1);
+      expect(proc.lines.join('\n')).toMatch(/npm run migrate/);
+      expect(proc.lines.join('\n')).toMatch(/0001_initial/);
+    } finally {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
   });
 
   it('a bad configuration exits 1 naming every problem before connecting', async () => {

@@ -4,6 +4,7 @@ import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
 import { createQueueBackend } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
+import { assertMigrated } from '../../lib/startup.js';
 import { watchConsumers } from '../../lib/workers/watch.js';
 import { startHousekeeping } from './housekeeping.js';
 import { startReconciler } from './reconcile.js';
@@ -18,18 +19,26 @@ const queues = createQueueBackend(config, log);
 const deps = engineDeps({ db, queues, config, log });
 const settings = { misfireGraceMs: config.SCHEDULE_MISFIRE_GRACE_MS };
 
-const ticks = startTickConsumer(deps, settings);
-const reconciler = startReconciler(deps, { databaseUrl: config.DATABASE_URL, settings });
-const housekeeping = startHousekeeping(deps, config);
+let ticks: ReturnType<typeof startTickConsumer> | undefined;
+let reconciler: ReturnType<typeof startReconciler> | undefined;
+let housekeeping: ReturnType<typeof startHousekeeping> | undefined;
+let consumerWatch: ReturnType<typeof watchConsumers> | undefined;
+// Installed before the start-up wait, so a SIGTERM while waiting for the database exits cleanly too.
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
-  { name: 'cron', close: () => housekeeping.stop() },
-  { name: 'consumer watch', close: watchConsumers(deps, config).close },
-  { name: 'reconciler', close: () => reconciler.close() },
+  { name: 'cron', close: async () => housekeeping?.stop() },
+  { name: 'consumer watch', close: async () => consumerWatch?.close() },
+  { name: 'reconciler', close: async () => reconciler?.close() },
   // Lets a tick in flight finish creating its run.
-  { name: 'ticks', close: () => ticks.close() },
+  { name: 'ticks', close: async () => ticks?.close() },
   { name: 'queues', close: () => queues.close() },
   { name: 'database', close: () => db.destroy() },
 ]);
+
+await assertMigrated(db, queues, log);
+ticks = startTickConsumer(deps, settings);
+reconciler = startReconciler(deps, { databaseUrl: config.DATABASE_URL, settings });
+housekeeping = startHousekeeping(deps, config);
+consumerWatch = watchConsumers(deps, config);
 
 await reconciler.ready;
 log.info({ queue: queues.description, retentionDays: config.RETENTION_DAYS }, 'scheduler started: firing schedules, sweeping every 10 s, pruning every 10 min');

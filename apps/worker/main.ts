@@ -5,10 +5,11 @@ import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
 import { createMetrics, serveMetrics } from '../../lib/metrics.js';
-import { createQueueBackend } from '../../lib/queue.js';
+import { createQueueBackend, type JobWorker } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
-import { startHeartbeat } from '../../lib/workers/heartbeat.js';
+import { startHeartbeat, type Heartbeat } from '../../lib/workers/heartbeat.js';
 import { warmUpExpressions } from '../../lib/expressions.js';
+import { assertMigrated } from '../../lib/startup.js';
 import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
@@ -21,20 +22,26 @@ const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
 const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log);
 // The expression sandbox thread boots in the background while the consumers connect.
 void warmUpExpressions();
-const workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
-const heartbeat = startHeartbeat({ db, log, workers, concurrency: config.WORKER_CONCURRENCY, intervalMs: config.WORKER_HEARTBEAT_MS, inFlight: () => deps.aborts.inFlight });
-const metricsServer = config.METRICS_PORT ? serveMetrics(metrics, { port: config.METRICS_PORT, token: config.METRICS_TOKEN, log }) : undefined;
 
+let workers: JobWorker[] = [];
+let heartbeat: Heartbeat | undefined;
+let metricsServer: ReturnType<typeof serveMetrics> | undefined;
+// Installed before the start-up wait, so a SIGTERM while waiting for the database exits cleanly too.
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   // Worker.close() stops taking jobs and waits for the in-flight ones to finish.
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
   // After the drain: the row then says "stopped", not "stuck".
-  { name: 'heartbeat', close: () => heartbeat.stop() },
+  { name: 'heartbeat', close: async () => heartbeat?.stop() },
   { name: 'metrics', close: async () => metricsServer?.close() },
   { name: 'cancel listener', close: () => cancellations.close() },
   { name: 'queues', close: () => queues.close() },
   { name: 'database', close: () => db.destroy() },
 ]);
+
+await assertMigrated(db, queues, log);
+workers = startConsumers(deps, { concurrency: config.WORKER_CONCURRENCY, queues: config.WORKER_QUEUES });
+heartbeat = startHeartbeat({ db, log, workers, concurrency: config.WORKER_CONCURRENCY, intervalMs: config.WORKER_HEARTBEAT_MS, inFlight: () => deps.aborts.inFlight });
+metricsServer = config.METRICS_PORT ? serveMetrics(metrics, { port: config.METRICS_PORT, token: config.METRICS_TOKEN, log }) : undefined;
 
 // Logged only once SIGTERM is handled: a supervisor may signal as soon as it reads this line.
 log.info({ workerId: heartbeat.id, pid: process.pid, host: hostname(), queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY, backend: queues.description }, 'worker consuming');

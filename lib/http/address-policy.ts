@@ -65,3 +65,16 @@ function normaliseCidr([net, bits]: Cidr): Cidr {
   }
   return [net, bits];
 }
+
+const shared = new Map<string, AddressPolicy>();
+
+/** The policy for an allow-list, built once per distinct list (a process has one: HTTP_ALLOW_HOSTS). */
+export function policyFor(allowHosts: readonly string[]): AddressPolicy {
+  const key = allowHosts.join(',');
+  let policy = shared.get(key);
+  if (!policy) {
+    if (shared.size >= 100) shared.clear();
+    shared.set(key, (policy = createAddressPolicy(allowHosts)));
+  }
+  return policy;
+}

@@ -33,10 +33,20 @@ export interface GuardedResponse {
   url: string;
 }
 
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
+/**
+ * Keep-alive pools, one pair per address policy: a pooled socket was checked when it connected,
+ * so it may only be reused under the same policy (a socket opened under a wider allow-list must
+ * not serve a request made under a narrower one).
+ */
+const agentsByPolicy = new WeakMap<AddressPolicy, { 'http:': http.Agent; 'https:': https.Agent }>();
+function agentsFor(policy: AddressPolicy) {
+  let agents = agentsByPolicy.get(policy);
+  if (!agents) {
+    agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }) };
+    agentsByPolicy.set(policy, agents);
+  }
+  return agents;
+}
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export async function guardedRequest(req: GuardedRequest): Promise<GuardedResponse> {
@@ -94,7 +104,7 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
       outgoing = client.request(url, {
         method,
         headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-        agent: agents[url.protocol as 'http:' | 'https:'],
+        agent: agentsFor(req.policy)[url.protocol as 'http:' | 'https:'],
         lookup: guardedLookup(req.policy, hostname),
         signal: req.signal,
       });

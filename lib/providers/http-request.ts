@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NodeError } from '../engine/node-errors.js';
-import { createAddressPolicy, type AddressPolicy } from '../http/address-policy.js';
+import { policyFor } from '../http/address-policy.js';
 import { guardedRequest, parseUrl, redact } from '../http/guarded-request.js';
 import { defineProvider, type Json, type ProviderContext } from './types.js';
 
@@ -14,13 +14,6 @@ const params = z
     ignoreStatus: z.boolean().default(false).describe('true: a non-2xx answer is an output, not a failure'),
   })
   .strict();
-
-// The allow-list is fixed for a process's life: build its policy once.
-let cached: { key: readonly string[]; policy: AddressPolicy } | undefined;
-function policyFor(allow: readonly string[]): AddressPolicy {
-  if (cached?.key !== allow) cached = { key: allow, policy: createAddressPolicy(allow) };
-  return cached.policy;
-}
 
 /** `bearer`, `basic` and `header` credentials become a header the node's params never see. */
 function credentialHeader(ctx: ProviderContext<unknown>): [string, string] | undefined {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NodeError } from '../engine/node-errors.js';
-import { createAddressPolicy } from '../http/address-policy.js';
+import { policyFor } from '../http/address-policy.js';
 import { guardedRequest, parseUrl, redact } from '../http/guarded-request.js';
 import { defineProvider, type Json } from './types.js';
 
@@ -51,7 +51,7 @@ export default defineProvider({
         ...(p.maxTokens === undefined ? {} : { max_tokens: p.maxTokens }),
       }),
       signal: ctx.signal,
-      policy: createAddressPolicy(ctx.settings.httpAllowHosts),
+      policy: policyFor(ctx.settings.httpAllowHosts),
       maxResponseBytes: ctx.settings.maxResponseBytes,
       maxRedirects: 0,
     });
