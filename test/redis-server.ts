@@ -20,6 +20,9 @@ export async function startPrivateRedis(opts: { persistence?: boolean; dir?: str
   ];
   const start = async () => {
     child = spawn('redis-server', args(), { stdio: 'ignore' });
+    const started = child;
+    // A test file that dies (or forgets to stop it) must not leave the server running.
+    process.once('exit', () => started.kill('SIGKILL'));
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
