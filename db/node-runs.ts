@@ -79,7 +79,8 @@ export interface NodeOutcome {
 }
 
 /** Who may record a node's result: the worker holding this attempt, or the wake-up of a waiting node. */
-export type NodeHolder = { status: 'running'; attempt: number } | { status: 'waiting' };
+/** `childRunId`: a waiting workflow.run node is completed only by the end of its own child. */
+export type NodeHolder = { status: 'running'; attempt: number } | { status: 'waiting'; childRunId?: string };
 
 /** running(attempt) | waiting → terminal, only from the state the caller holds: a stale holder records nothing. */
 export async function finishNode(db: Database, runId: string, nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Promise<boolean> {

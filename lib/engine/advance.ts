@@ -1,14 +1,13 @@
 import { sql } from 'kysely';
-import { cancelOpenNodes, getNodeRun, succeededOutputs, type NodeHolder, type NodeOutcome } from '../../db/node-runs.js';
+import { cancelOpenNodes, type NodeHolder, type NodeOutcome } from '../../db/node-runs.js';
 import { appendEvents, type NewEvent } from '../../db/run-events.js';
 import { lockRun } from '../../db/runs.js';
-import { applySettlement, finishRunRow, lockAndFinishNode, type LockedRun } from '../../db/settle.js';
+import { finishRunRow, recordNodeOutcome, type LockedRun } from '../../db/settle.js';
 import type { ErrorJson, JsonValue, RunStatus } from '../../db/types.js';
 import { CANCEL_CHANNEL } from './cancel-listener.js';
 import { childOutcome } from './child-outcome.js';
-import { runOutcome, settle } from './settle.js';
 import type { TxContext } from './tx.js';
-import { loadVersion, type CompiledVersion } from './versions.js';
+import { loadVersion } from './versions.js';
 
 /**
  * The run state machine's transitions that span nodes and runs: a node's result advancing its
@@ -24,41 +23,36 @@ export interface Recorded {
 }
 
 /**
- * Records a node's terminal outcome and advances its run, in the caller's transaction:
- * the run's row lock first, then the node's conditional update (only from the state the caller
- * holds), then the successors the DAG rules make ready or skip, then the run's own end when no
- * node is left. Jobs for what became ready go into `ctx.fx`, added after commit.
+ * Records a node's terminal outcome and advances its run — in one statement
+ * (conveyor_record_outcome): the run's row lock, the node's conditional update (only from the
+ * state the caller holds), the successors the DAG rules make ready or skip, the run's end when
+ * no node is left, and a child run's end completing its parent's node. Jobs for what became
+ * ready, timers to drop and admission go into `ctx.fx`, applied after commit.
  */
 export async function recordOutcome(
   ctx: TxContext,
-  compiled: CompiledVersion,
   runId: string,
   nodeId: string,
   holder: NodeHolder,
   outcome: NodeOutcome,
 ): Promise<Recorded> {
-  const { run, finished, statuses } = await lockAndFinishNode(ctx.tx, runId, nodeId, holder, outcome);
-  if (!run || !finished) return { recorded: false };
-  const plan = settle(compiled.dag, statuses, [nodeId]);
-  const events: NewEvent[] = [nodeEvent(nodeId, holder, outcome)];
-  for (const id of plan.queue) {
-    statuses.set(id, 'queued');
-    events.push({ type: 'node.queued', nodeId: id });
+  const result = await recordNodeOutcome(ctx.tx, {
+    runId,
+    nodeId,
+    holder,
+    outcome,
+    event: nodeEvent(nodeId, holder, outcome),
+    maxOutputBytes: ctx.deps.settings.maxNodeOutputBytes,
+  });
+  if (!result.recorded) return { recorded: false };
+  for (const run of result.runs) {
+    if (run.queued.length > 0) ctx.fx.enqueue(await loadVersion(ctx.deps.db, run.workflow_id, run.version), run.run_id, run.priority, run.queued);
+    if (!run.ended) continue;
+    if (run.had_deadline) ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.run_id });
+    if (run.has_queued) ctx.fx.admit.add(run.workflow_id);
+    ctx.fx.finishedRuns.push({ runId: run.run_id, status: run.ended });
   }
-  for (const s of plan.skip) {
-    statuses.set(s.nodeId, 'skipped');
-    events.push({ type: 'node.skipped', nodeId: s.nodeId, data: { code: s.code, message: s.message } });
-  }
-  const skip = plan.skip.map((s) => ({ nodeId: s.nodeId, error: { code: s.code, message: s.message } }));
-  await applySettlement(ctx.tx, runId, { queue: plan.queue, skip, events });
-  ctx.fx.enqueue(compiled, runId, run.priority, plan.queue);
-  const ending = runOutcome(statuses);
-  if (ending) {
-    const output = await sinkOutputs(ctx, compiled, runId);
-    const error = ending === 'failed' ? firstFailure(compiled, statuses, nodeId, outcome) : null;
-    await finishRun(ctx, run, ending, output, error);
-  }
-  return { recorded: true, runFinished: ending };
+  return { recorded: true, runFinished: result.runs[0]?.ended ?? undefined };
 }
 
 function nodeEvent(nodeId: string, holder: NodeHolder, outcome: NodeOutcome): NewEvent {
@@ -71,22 +65,6 @@ function nodeEvent(nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Ne
     case 'skipped':
       return { type: 'node.skipped', nodeId, attempt, data: outcome.error ? { ...outcome.error } : {} };
   }
-}
-
-/** The run's output: its succeeded sink nodes' outputs, keyed by node id. */
-async function sinkOutputs(ctx: TxContext, compiled: CompiledVersion, runId: string): Promise<{ [id: string]: JsonValue }> {
-  const rows = await succeededOutputs(ctx.tx, runId, compiled.dag.sinks);
-  return Object.fromEntries(rows.map((r) => [r.node_id, r.output]));
-}
-
-function firstFailure(compiled: CompiledVersion, statuses: Map<string, string>, lastId: string, last: NodeOutcome): ErrorJson {
-  const failedId = last.status === 'failed' ? lastId : compiled.dag.nodeIds.find((id) => statuses.get(id) === 'failed');
-  const detail = failedId === lastId ? last.error : undefined;
-  return {
-    code: 'node_failed',
-    message: `node '${failedId}' failed${detail ? `: ${detail.message}` : ''}`,
-    nodeId: failedId ?? null,
-  };
 }
 
 type Ending = Exclude<RunStatus, 'queued' | 'running'>;
@@ -133,11 +111,7 @@ async function completeParentNode(
   parentNodeId: string,
   child: { id: string; status: Ending; output: JsonValue | null; error: ErrorJson | null },
 ): Promise<void> {
-  const parent = await lockRun(ctx.tx, parentRunId);
-  if (!parent || parent.status !== 'running') return;
-  const node = await getNodeRun(ctx.tx, parentRunId, parentNodeId);
-  // Not parked yet: the parker sees this child ended (under the same lock) and records it itself.
-  if (node?.status !== 'waiting' || node.child_run_id !== child.id) return;
-  const compiled = await loadVersion(ctx.deps.db, parent.workflow_id, parent.version);
-  await recordOutcome(ctx, compiled, parentRunId, parentNodeId, { status: 'waiting' }, childOutcome(child, ctx.deps.settings.maxNodeOutputBytes));
+  // Recorded only if the parent's node waits for this very child: not parked yet, the parker
+  // sees the child ended (under the parent's lock) and records it itself.
+  await recordOutcome(ctx, parentRunId, parentNodeId, { status: 'waiting', childRunId: child.id }, childOutcome(child, ctx.deps.settings.maxNodeOutputBytes));
 }

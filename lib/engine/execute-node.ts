@@ -12,7 +12,7 @@ import { recordOutcome } from './advance.js';
 import { startChildRun } from './child-runs.js';
 import type { EngineDeps } from './deps.js';
 import { NodeError, classifyError, redactSecrets } from './node-errors.js';
-import { inTransaction, safely } from './tx.js';
+import { inStatement, inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
 
@@ -69,13 +69,13 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
   const ms = Math.round(performance.now() - started);
   if (result instanceof Suspension) {
     const suspension = result;
-    const parked = await inTransaction(deps, (ctx) => suspendNode(ctx, compiled, job.runId, job.nodeId, claim.attempts, suspension));
+    const parked = await inTransaction(deps, (ctx) => suspendNode(ctx, job.runId, job.nodeId, claim.attempts, suspension));
     log.info({ status: parked.waiting ? 'waiting' : 'settled', reason: suspension.reason, ms, recorded: parked.recorded }, 'node suspended');
     safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: 'waiting', seconds: ms / 1000 }));
     return { status: 'waiting', attempt: claim.attempts, ms };
   }
   const outcome = result;
-  const recorded = await inTransaction(deps, (ctx) => recordOutcome(ctx, compiled, job.runId, job.nodeId, { status: 'running', attempt: claim.attempts }, outcome));
+  const recorded = await inStatement(deps, (ctx) => recordOutcome(ctx, job.runId, job.nodeId, { status: 'running', attempt: claim.attempts }, outcome));
   log.info({ status: outcome.status, ms, recorded: recorded.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
   if (recorded.runFinished) log.info({ status: recorded.runFinished }, 'run finished');
   if (recorded.recorded) safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: outcome.status, seconds: ms / 1000 }));

@@ -17,12 +17,24 @@ export interface TxContext {
  * The engine's one transaction boundary: runs `fn` in a transaction, then, only once it has
  * committed, applies the queue work it recorded and offers freed slots to queued runs.
  */
-export async function inTransaction<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
+export function inTransaction<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
+  return committed(deps, (fx) => deps.db.transaction().execute((tx) => fn({ tx, fx, deps })));
+}
+
+/**
+ * Like inTransaction for a step that is one statement (atomic by itself): no BEGIN and COMMIT
+ * round trips around it. The node results of the hot path take this one.
+ */
+export function inStatement<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
+  return committed(deps, (fx) => fn({ tx: deps.db, fx, deps }));
+}
+
+async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<T> {
   let fx = new AfterCommit();
   let result: T;
   for (let attempt = 1; ; attempt++) {
     try {
-      result = await deps.db.transaction().execute((tx) => fn({ tx, fx, deps }));
+      result = await step(fx);
       break;
     } catch (err) {
       // A deadlock or serialisation failure rolled everything back: the whole step is safe to redo.

@@ -8,7 +8,7 @@ import { timeOutRun } from './cancel.js';
 import { childOutcome } from './child-outcome.js';
 import type { EngineDeps } from './deps.js';
 import { inTransaction, type TxContext } from './tx.js';
-import { loadVersion, type CompiledVersion } from './versions.js';
+import { loadVersion } from './versions.js';
 
 /** A timer that fires this early (clock skew between hosts) is put back for the rest. */
 const EARLY_TOLERANCE_MS = 20;
@@ -18,14 +18,14 @@ const EARLY_TOLERANCE_MS = 20;
  * `wakeAt`) or a child run's end or a signal records its result later. A child that already
  * ended (a fast child, seen under the parent's row lock) is recorded at once instead.
  */
-export async function suspendNode(ctx: TxContext, compiled: CompiledVersion, runId: string, nodeId: string, attempt: number, s: Suspension): Promise<Recorded & { waiting: boolean }> {
+export async function suspendNode(ctx: TxContext, runId: string, nodeId: string, attempt: number, s: Suspension): Promise<Recorded & { waiting: boolean }> {
   const run = await lockRun(ctx.tx, runId);
   if (!run || run.status !== 'running') return { recorded: false, waiting: false };
   if (s.childRunId) {
     const child = await runState(ctx.tx, s.childRunId);
     if (child && child.status !== 'queued' && child.status !== 'running') {
       const outcome = childOutcome({ ...child, error: child.error }, ctx.deps.settings.maxNodeOutputBytes);
-      return { ...(await recordOutcome(ctx, compiled, runId, nodeId, { status: 'running', attempt }, outcome)), waiting: false };
+      return { ...(await recordOutcome(ctx, runId, nodeId, { status: 'running', attempt }, outcome)), waiting: false };
     }
   }
   const wakeOutcome = s.onWake as WakeOutcome | undefined;
@@ -50,10 +50,9 @@ export async function wakeNode(deps: EngineDeps, runId: string, nodeId: string):
     if (node?.status !== 'waiting' || !node.wake_at || !node.wake_outcome) return { done: true };
     const remainingMs = node.wake_at.getTime() - Date.now();
     if (remainingMs > EARLY_TOLERANCE_MS) return { done: false, remainingMs };
-    const compiled = await loadVersion(deps.db, run.workflow_id, run.version);
     const wake = node.wake_outcome;
     const outcome = 'output' in wake ? { status: 'succeeded' as const, output: wake.output } : { status: 'failed' as const, error: wake.error };
-    await recordOutcome(ctx, compiled, runId, nodeId, { status: 'waiting' }, outcome);
+    await recordOutcome(ctx, runId, nodeId, { status: 'waiting' }, outcome);
     return { done: true };
   });
 }
@@ -69,8 +68,7 @@ export async function signalNode(deps: EngineDeps, runId: string, nodeId: string
     if (!node) return 'not_found';
     if (run.status !== 'running') return 'run_not_running';
     if (node.type !== 'wait.signal' || node.status !== 'waiting') return 'not_waiting';
-    const compiled = await loadVersion(deps.db, run.workflow_id, run.version);
-    const { recorded } = await recordOutcome(ctx, compiled, runId, nodeId, { status: 'waiting' }, { status: 'succeeded', output: payload });
+    const { recorded } = await recordOutcome(ctx, runId, nodeId, { status: 'waiting' }, { status: 'succeeded', output: payload });
     if (!recorded) return 'not_waiting';
     ctx.fx.removedTimers.push({ kind: 'wake', runId, nodeId });
     return 'signalled';
