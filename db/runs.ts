@@ -18,8 +18,17 @@ export async function insertRun(db: Database, run: NewRun) {
  * A run, its node rows and its first events in one statement (atomic on its own: no
  * transaction needed). Undefined when the idempotency key was used already.
  */
-export async function insertRunWithNodes(db: Database, run: NewRun, nodes: readonly NewNodeRun[], events: readonly NewEvent[]) {
+export interface RunAudit {
+  apiKeyId: string | null;
+  requestId: string | null;
+  action: string;
+  details: { [key: string]: JsonValue };
+}
+
+export async function insertRunWithNodes(db: Database, run: NewRun, nodes: readonly NewNodeRun[], events: readonly NewEvent[], audit?: RunAudit) {
   const e = eventColumns(events);
+  // The audit entry rides in the same statement: it commits with the run, and costs no round trip.
+  const a = audit ?? null;
   return db
     .with('run', (qb) =>
       qb
@@ -49,6 +58,15 @@ export async function insertRunWithNodes(db: Database, run: NewRun, nodes: reado
                 from run, unnest(${e.types}::text[], ${e.nodeIds}::text[], ${e.attempts}::int[], ${e.data}::jsonb[])
                      with ordinality as x(type, node_id, attempt, data, ord)
                order by x.ord`,
+        ),
+    )
+    .with('audit', (qb) =>
+      qb
+        .insertInto('audit_log')
+        .columns(['workspace_id', 'api_key_id', 'action', 'target_type', 'target_id', 'request_id', 'details'])
+        .expression(
+          sql`select run.workspace_id, ${a?.apiKeyId ?? null}::uuid, ${a?.action ?? ''}, 'run', run.id::text, ${a?.requestId ?? null}, ${JSON.stringify(a?.details ?? {})}::jsonb
+                from run where ${a !== null}`,
         ),
     )
     .selectFrom('run')

@@ -1,6 +1,6 @@
 import { succeededOutputs } from '../../db/node-runs.js';
 import type { NewEvent } from '../../db/run-events.js';
-import { findRunByIdempotencyKey, insertRunWithNodes } from '../../db/runs.js';
+import { findRunByIdempotencyKey, insertRunWithNodes, type RunAudit } from '../../db/runs.js';
 import type { JsonValue, NodeStatus, Run, TriggerType } from '../../db/types.js';
 import type { EngineDeps } from './deps.js';
 import { admitRuns } from './admission.js';
@@ -27,6 +27,8 @@ export interface StartRunRequest {
   parent?: { runId: string; nodeId: string; depth: number };
   /** The workflow's current concurrency limit when the caller has its row (saves a lookup). */
   concurrency?: number | null;
+  /** An audit entry for the run's creation, written in the same statement as the run. */
+  audit?: RunAudit;
 }
 
 export interface StartedRun {
@@ -91,6 +93,7 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
     },
     compiled.definition.nodes.map((n) => ({ node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
     events,
+    req.audit,
   );
   if (!run) {
     const existing = await findRunByIdempotencyKey(deps.db, req.workflowId, req.idempotencyKey!);

@@ -117,8 +117,8 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
       priority: body.priority,
       idempotencyKey: c.req.valid('header')['idempotency-key'],
       concurrency: wf.concurrency,
+      audit: { apiKeyId: c.get('principal').keyId, requestId: c.get('requestId'), action: 'run.create', details: { workflowId: wf.id } },
     });
-    if (created) await audit(c, db, 'run.create', 'run', run.id, { workflowId: wf.id });
     const answer = { id: run.id, status: run.status === 'running' ? 'queued' : run.status, workflowId: wf.id, version: run.version, createdAt: run.created_at.toISOString() };
     return c.json(answer, created ? 202 : 200);
   });
