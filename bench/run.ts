@@ -143,12 +143,13 @@ async function raw(backend: Backend, env: Record<string, string>) {
 
 interface Client { post(path: string, body: unknown): Promise<{ status: number; body: any; ms: number }> }
 
-function client(baseUrl: string, key: string): Client {
+function client(baseUrl: string, key: string, serverLog: () => string = () => ''): Client {
   return {
     async post(p, body) {
       const t0 = performance.now();
       const res = await fetch(baseUrl + p, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const parsed = await res.json();
+      if (res.status >= 500) console.error(`[bench] ${p} answered ${res.status}; web logged:\n${serverLog()}`);
       return { status: res.status, body: parsed, ms: performance.now() - t0 };
     },
   };
@@ -203,7 +204,8 @@ async function engine(backend: Backend, env: Record<string, string>) {
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed:\n${migrate.lines.join('\n')}`);
   const web = startProcess(ENTRIES.web, { ...env, PORT: String(port) });
   await web.waitFor(/web listening/, 30_000);
-  const api = client(`http://127.0.0.1:${port}`, key);
+  // A failed request names what the web process logged about it.
+  const api = client(`http://127.0.0.1:${port}`, key, () => web.lines.filter((l) => /"level":"(error|warn)"/.test(l)).slice(-5).join('\n'));
   const db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
   for (const wf of [chain('one', 1), chain('chain10', 10), fan('fan50', 50), chain('chain40', 40)]) {
@@ -317,6 +319,13 @@ function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
   return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
+// Dropping a scratch database terminates its sessions (57P01); a pool BullMQ's PostgreSQL backend
+// closes lazily may still hold one. That is the end of a benchmark, not a failure of it.
+process.on('uncaughtException', (err) => {
+  if ((err as { code?: string }).code === '57P01') return;
+  throw err;
+});
+
 const env = await provision();
 try {
   const wanted = (process.env.BENCH_BACKENDS ?? 'redis,postgres').split(',').map((s) => s.trim()) as Backend[];
@@ -326,7 +335,9 @@ try {
       console.error('[redis] skipped: no Redis answers at REDIS_URL or 127.0.0.1:6379');
       continue;
     }
-    results.push(await benchBackend(backend, env));
+    const result = await benchBackend(backend, env);
+    results.push(result);
+    console.error(`[${backend}] ${JSON.stringify(result)}`);
   }
   const out = process.env.BENCH_OUT ?? 'bench/results.json';
   await mkdir(path.dirname(out), { recursive: true });

@@ -33,6 +33,8 @@ export interface QueueBackend {
 }
 
 export const POSTGRES_QUEUE_SCHEMA = 'bullmq';
+/** Connections a process's queues and workers share on the PostgreSQL backend. */
+export const POSTGRES_QUEUE_POOL_MAX = 16;
 
 export function redactUrl(url: string): string {
   try {
@@ -124,8 +126,19 @@ function createRedisQueueBackend(url: string, prefix: string, log: Logger): Queu
 function createPostgresQueueBackend(databaseUrl: string, log: Logger): QueueBackend {
   const queues = new Map<string, JobQueue>();
   const workers: JobWorker[] = [];
-  // Each Queue/Worker owns a small pool; the schema pins every connection's search_path.
-  const connection = (max: number) => ({ connectionString: databaseUrl, schema: POSTGRES_QUEUE_SCHEMA, max, connectionTimeoutMillis: 3000 });
+  // One pool for every queue and worker of the process (BullMQ takes a pg.Pool as it is), so a
+  // process holds a dozen connections, not a pool per queue: PostgreSQL's max_connections is
+  // shared with the engine's own pools and every other process. Each worker keeps one of them
+  // for its LISTEN; the search_path pins the queue schema, as BullMQ's own pools do.
+  const shared = new pg.Pool({
+    connectionString: databaseUrl,
+    max: POSTGRES_QUEUE_POOL_MAX,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    options: `-c search_path=${POSTGRES_QUEUE_SCHEMA}`,
+    application_name: 'conveyor-queue',
+  });
+  shared.on('error', () => {});
   const probe = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 3000 });
   probe.on('error', () => {});
   return {
@@ -134,14 +147,14 @@ function createPostgresQueueBackend(databaseUrl: string, log: Logger): QueueBack
     queue(name) {
       let q = queues.get(name);
       if (!q) {
-        q = new Queue(name, { connection: connection(4) }, createPostgresBackend);
+        q = new Queue(name, { connection: shared }, createPostgresBackend);
         q.on('error', (err) => log.debug({ err: err.message, queue: name }, 'queue error'));
         queues.set(name, q);
       }
       return q;
     },
     worker(name, processor, opts) {
-      const w = new Worker(name, processor, { ...opts, connection: connection(Math.min(10, 2 + (opts.concurrency ?? 1))) }, createPostgresBackend);
+      const w = new Worker(name, processor, { ...opts, connection: shared }, createPostgresBackend);
       workers.push(w);
       return w;
     },
@@ -161,6 +174,7 @@ function createPostgresQueueBackend(databaseUrl: string, log: Logger): QueueBack
       await Promise.allSettled(workers.map((w) => w.close()));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
       await probe.end().catch(() => {});
+      await shared.end().catch(() => {});
     },
   };
 }

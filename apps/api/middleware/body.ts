@@ -68,7 +68,9 @@ export function jsonBodies(): MiddlewareHandler<ApiEnv> {
     }
     const problem = unstorable(value);
     if (problem) throw badRequest(problem.message, [{ pointer: problem.pointer, message: problem.message }], problem.code);
-    c.req.raw = new Request(c.req.raw, { body: bytes });
+    // Hono's body cache already holds the bytes (arrayBuffer() above); the decoded text joins it,
+    // so the route's validator reads it from memory rather than a rebuilt Request.
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text); // Hono keeps promises there; its type says values
     await next();
   };
 }
