@@ -68,6 +68,11 @@ declare
   child_output jsonb;
   child_error jsonb;
   child_bytes int;
+  -- Every event of the call, inserted once at the end (one statement, one trigger firing), in order.
+  ev_types text[];
+  ev_nodes text[];
+  ev_attempts int[];
+  ev_data jsonb[];
 begin
   select id, status, workflow_id, version, priority, parent_run_id, parent_node_id, deadline_at into r
     from runs where id = p_run for no key update;
@@ -84,8 +89,10 @@ begin
   if not found then
     return jsonb_build_object('recorded', false);
   end if;
-  insert into run_events (run_id, type, node_id, attempt, data)
-  values (p_run, p_event->>'type', p_node, p_attempt, coalesce(p_event->'data', '{}'));
+  ev_types := array[p_event->>'type'];
+  ev_nodes := array[p_node];
+  ev_attempts := array[p_attempt];
+  ev_data := array[coalesce(p_event->'data', '{}')];
 
   select dag into d from workflow_versions where workflow_id = r.workflow_id and version = r.version;
   select jsonb_object_agg(node_id, status) into st from node_runs where run_id = p_run;
@@ -127,17 +134,21 @@ begin
   if cardinality(queued) > 0 then
     update node_runs set status = 'queued', queued_at = now()
      where run_id = p_run and node_id = any(queued) and status = 'pending';
-    insert into run_events (run_id, type, node_id)
-    select p_run, 'node.queued', q.node_id from unnest(queued) with ordinality as q(node_id, ord) order by q.ord;
+    ev_types := ev_types || array_fill('node.queued'::text, array[cardinality(queued)]);
+    ev_nodes := ev_nodes || queued;
+    ev_attempts := ev_attempts || array_fill(null::int, array[cardinality(queued)]);
+    ev_data := ev_data || array_fill('{}'::jsonb, array[cardinality(queued)]);
   end if;
   if jsonb_array_length(skips) > 0 then
     update node_runs n
        set status = 'skipped', error = jsonb_build_object('code', x->>'code', 'message', x->>'message'), finished_at = now()
       from jsonb_array_elements(skips) as x
      where n.run_id = p_run and n.node_id = x->>'node' and n.status = 'pending';
-    insert into run_events (run_id, type, node_id, data)
-    select p_run, 'node.skipped', x.value->>'node', jsonb_build_object('code', x.value->>'code', 'message', x.value->>'message')
-      from jsonb_array_elements(skips) with ordinality as x(value, ord) order by x.ord;
+    select ev_types || array_agg('node.skipped'::text order by x.ord), ev_nodes || array_agg(x.value->>'node' order by x.ord),
+           ev_attempts || array_agg(null::int order by x.ord),
+           ev_data || array_agg(jsonb_build_object('code', x.value->>'code', 'message', x.value->>'message') order by x.ord)
+      into ev_types, ev_nodes, ev_attempts, ev_data
+      from jsonb_array_elements(skips) with ordinality as x(value, ord);
   end if;
 
   -- The run ends when no node is left open; it failed if any node failed.
@@ -161,8 +172,10 @@ begin
     update runs set status = ending, output = run_output, error = run_error, finished_at = now(), waiting_for = null
      where id = p_run and status in ('queued', 'running');
     if found then
-      insert into run_events (run_id, type, data)
-      values (p_run, 'run.' || ending, case when run_error is null then '{}' else jsonb_build_object('error', run_error) end);
+      ev_types := ev_types || ('run.' || ending);
+      ev_nodes := ev_nodes || null::text;
+      ev_attempts := ev_attempts || null::int;
+      ev_data := ev_data || case when run_error is null then '{}'::jsonb else jsonb_build_object('error', run_error) end;
       has_queued := exists (select 1 from runs q where q.workflow_id = r.workflow_id and q.status = 'queued');
       -- A child run's end completes its parent's waiting workflow.run node (lib/engine/child-outcome.ts).
       if r.parent_run_id is not null then
@@ -191,6 +204,11 @@ begin
       ending := null;
     end if;
   end if;
+
+  insert into run_events (run_id, type, node_id, attempt, data)
+  select p_run, x.type, x.node_id, x.attempt, x.data
+    from unnest(ev_types, ev_nodes, ev_attempts, ev_data) with ordinality as x(type, node_id, attempt, data, ord)
+   order by x.ord;
 
   return jsonb_build_object('recorded', true, 'runs',
     jsonb_build_array(jsonb_build_object(
