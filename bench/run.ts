@@ -18,7 +18,7 @@ import { median, percentile, round, withConcurrency } from './stats.js';
  * Env: DATABASE_URL (a server to create a scratch database on; else embedded PostgreSQL),
  * REDIS_URL (default redis://127.0.0.1:6379 when it answers), BENCH_BACKENDS (redis,postgres),
  * BENCH_WORKERS (2), BENCH_CONCURRENCY (20), BENCH_SCALE (1: multiplies run counts),
- * BENCH_OUT (bench/results.json).
+ * BENCH_OUT (bench/results/latest.json).
  */
 type Backend = 'redis' | 'postgres';
 
@@ -355,7 +355,7 @@ try {
     results.push(result);
     console.error(`[${backend}] ${JSON.stringify(result)}`);
   }
-  const out = process.env.BENCH_OUT ?? 'bench/results.json';
+  const out = process.env.BENCH_OUT ?? 'bench/results/latest.json';
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2));
   console.log(table(results));
