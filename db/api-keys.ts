@@ -94,26 +94,3 @@ export async function revokeKey(db: Database, workspaceId: string, keyId: string
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
-
-export interface RateWindow {
-  /** Requests counted in the current minute, this one included. */
-  count: number;
-  /** Seconds until the window resets (1..60). */
-  resetSeconds: number;
-}
-
-/**
- * Counts one request of a key in a fixed one-minute window held in Postgres (an UNLOGGED
- * table), so every web process shares it; the database clock decides the window.
- */
-export async function hitRateWindow(db: Database, keyId: string): Promise<RateWindow> {
-  const { rows } = await sql<{ count: number; reset_seconds: number }>`
-    insert into api_key_rate_windows as w (api_key_id, window_start, count)
-    values (${keyId}, date_trunc('minute', now()), 1)
-    on conflict (api_key_id) do update
-      set count = case when w.window_start = excluded.window_start then w.count + 1 else 1 end,
-          window_start = excluded.window_start
-    returning count, ceil(extract(epoch from (window_start + interval '1 minute' - now())))::int as reset_seconds`.execute(db);
-  const row = rows[0]!;
-  return { count: row.count, resetSeconds: Math.min(60, Math.max(1, row.reset_seconds)) };
-}

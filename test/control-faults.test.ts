@@ -3,59 +3,39 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_QUEUE, controlJobId } from '../lib/jobs.js';
-import { ENTRIES, startProcess, type AppProcess } from './process.js';
+import { useFaultStack } from './fault-stack.js';
 import { startPrivateRedis, type PrivateRedis } from './redis-server.js';
 import { backends, startStack, waitForRun, type TestStack } from './stack.js';
-import { startTargetServer, type TargetServer } from './target-server.js';
 
 /** Waits survive what workers and queues go through: kills, restarts, a Redis that restarts. */
 describe.each(backends())('waits and slots under faults on the %s backend', (backend) => {
-  let stack: TestStack;
-  let target: TargetServer;
-  const procs: AppProcess[] = [];
-
-  beforeAll(async () => {
-    target = await startTargetServer();
-    stack = await startStack({ backend, workers: false, env: { NODE_LOCK_MS: '2000', HTTP_ALLOW_HOSTS: '127.0.0.1' } });
-  });
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await stack.close();
-    await target.close();
-  });
-
-  const worker = async () => {
-    const p = startProcess(ENTRIES.worker, { ...stack.env, WORKER_CONCURRENCY: '4' });
-    procs.push(p);
-    await p.waitFor(/worker consuming/);
-    return p;
-  };
+  const f = useFaultStack(backend, 4);
 
   it('a concurrency-1 workflow never overlaps and holds no slot at the end, though a worker is SIGKILLed mid-run', async () => {
     let calls = 0;
     // The first call outlasts a worker's start-up, so its worker is surely holding it when killed.
-    target.route('GET', '/serial', (_req, res) => {
+    f.target.route('GET', '/serial', (_req, res) => {
       calls += 1;
       const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), calls === 1 ? 6000 : 200);
       res.on('close', () => clearTimeout(timer));
     });
-    await stack.request('POST', '/v1/workflows', {
-      body: { name: 'serial', concurrency: 1, nodes: [{ id: 'call', type: 'http.request', params: { url: `${target.url}/serial?tag=serial` } }] },
+    await f.stack.request('POST', '/v1/workflows', {
+      body: { name: 'serial', concurrency: 1, nodes: [{ id: 'call', type: 'http.request', params: { url: `${f.target.url}/serial?tag=serial` } }] },
     });
-    const a = await worker();
+    const a = await f.worker();
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await stack.request('POST', '/v1/workflows/serial/runs', { body: {} })).body.id);
+    for (let i = 0; i < 5; i++) ids.push((await f.stack.request('POST', '/v1/workflows/serial/runs', { body: {} })).body.id);
     const deadline = Date.now() + 15_000;
-    while (!target.requests.some((r) => r.path.includes('tag=serial'))) {
+    while (!f.target.requests.some((r) => r.path.includes('tag=serial'))) {
       if (Date.now() > deadline) throw new Error('no run reached the target');
       await new Promise((r) => setTimeout(r, 20));
     }
     // Only `a` runs so far, so it holds the first run's node when it dies.
-    await worker();
+    await f.worker();
     await a.stop('SIGKILL');
     // The node the dead worker held is taken over once its heartbeat is stale (NODE_LOCK_MS).
-    for (const id of ids) expect((await waitForRun(stack, id, 45_000)).status).toBe('succeeded');
-    const events = await stack.db
+    for (const id of ids) expect((await waitForRun(f.stack, id, 45_000)).status).toBe('succeeded');
+    const events = await f.stack.db
       .selectFrom('run_events')
       .select(['run_id', 'type', 'id'])
       .where('run_id', 'in', ids)
@@ -65,21 +45,21 @@ describe.each(backends())('waits and slots under faults on the %s backend', (bac
     // started, succeeded, started, succeeded...: one run at a time, in the order they came.
     expect(events.map((e) => e.type)).toEqual(ids.flatMap(() => ['run.started', 'run.succeeded']));
     expect(events.filter((e) => e.type === 'run.started').map((e) => e.run_id)).toEqual(ids);
-    const first = await stack.request('GET', `/v1/runs/${ids[0]}`);
+    const first = await f.stack.request('GET', `/v1/runs/${ids[0]}`);
     expect(first.body.nodes[0].attempts).toBe(2);
-    const held = await stack.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).execute();
+    const held = await f.stack.db.selectFrom('runs').select('id').where('status', 'in', ['queued', 'running']).execute();
     expect(held).toEqual([]);
   }, 90_000);
 
   it('a delay survives the death of every worker', async () => {
-    for (const p of procs.splice(0)) await p.stop('SIGKILL');
-    await stack.request('POST', '/v1/workflows', { body: { name: 'patient', nodes: [{ id: 'nap', type: 'delay', params: { ms: 1500 } }, { id: 'after', type: 'noop' }], edges: [{ from: 'nap', to: 'after' }] } });
-    const w = await worker();
+    for (const p of f.procs.splice(0)) await p.stop('SIGKILL');
+    await f.stack.request('POST', '/v1/workflows', { body: { name: 'patient', nodes: [{ id: 'nap', type: 'delay', params: { ms: 1500 } }, { id: 'after', type: 'noop' }], edges: [{ from: 'nap', to: 'after' }] } });
+    const w = await f.worker();
     const started = Date.now();
-    const { body } = await stack.request('POST', '/v1/workflows/patient/runs', { body: {} });
+    const { body } = await f.stack.request('POST', '/v1/workflows/patient/runs', { body: {} });
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const run = await stack.request('GET', `/v1/runs/${body.id}`);
+      const run = await f.stack.request('GET', `/v1/runs/${body.id}`);
       if (run.body.nodes[0].status === 'waiting') break;
       if (Date.now() > deadline) throw new Error('the delay never parked');
       await new Promise((r) => setTimeout(r, 20));
@@ -87,14 +67,14 @@ describe.each(backends())('waits and slots under faults on the %s backend', (bac
     // Parked in Postgres is not enough: the timer is added just after that commit (a kill in
     // between is the sweeper's case, tested in waits.test.ts). Kill once the queue holds it.
     const timer = controlJobId({ kind: 'wake', runId: body.id, nodeId: 'nap' });
-    while (!(await stack.queues.queue(CONTROL_QUEUE).getJob(timer))) {
+    while (!(await f.stack.queues.queue(CONTROL_QUEUE).getJob(timer))) {
       if (Date.now() > deadline) throw new Error('the wake timer never reached the queue');
       await new Promise((r) => setTimeout(r, 10));
     }
     await w.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
-    await worker();
-    const run = await waitForRun(stack, body.id, 20_000);
+    await f.worker();
+    const run = await waitForRun(f.stack, body.id, 20_000);
     expect(run.status).toBe('succeeded');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
   }, 60_000);

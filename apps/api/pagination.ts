@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import type { Database } from '../../db/database.js';
+import { findWorkflow } from '../../db/workflows.js';
 import { badRequest } from '../../lib/errors.js';
 
 /** Opaque keyset cursors: base64url of "<createdAt ISO>|<id>" of the last item of a page. */
@@ -23,4 +25,13 @@ export function page<T extends { created_at: Date; id: string }, U>(rows: T[], l
   const last = items[items.length - 1];
   const nextCursor = rows.length > limit && last ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString('base64url') : null;
   return { items: items.map(present), nextCursor };
+}
+
+export const emptyPage = { items: [], nextCursor: null };
+
+/** A list's `?workflow=` filter as an id; null when the workspace has no such workflow (an empty page, not a 404). */
+export async function workflowFilter(db: Database, workspaceId: string, idOrName: string | undefined): Promise<string | undefined | null> {
+  if (!idOrName) return undefined;
+  const wf = await findWorkflow(db, workspaceId, idOrName);
+  return wf ? wf.id : null;
 }

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/database.js';
-import { hitWebhookWindow } from '../../db/webhooks.js';
+import { hitRateWindow } from '../../db/rate-windows.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
  * backend) shares one count. Past the limit: 429 with `Retry-After` until the window resets.
  */
 export async function checkWebhookRate(db: Database, path: string, perMinute: number): Promise<void> {
-  const { count, resetSeconds } = await hitWebhookWindow(db, path);
+  const { count, resetSeconds } = await hitRateWindow(db, 'webhookPath', path);
   if (count > perMinute) {
     throw new AppError(429, 'rate_limited', `This webhook accepts ${perMinute} requests a minute; retry in ${resetSeconds} s.`, undefined, {
       'Retry-After': String(resetSeconds),

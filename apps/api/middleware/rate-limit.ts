@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { hitRateWindow } from '../../../db/api-keys.js';
+import { hitRateWindow } from '../../../db/rate-windows.js';
 import type { Database } from '../../../db/database.js';
 import { AppError } from '../../../lib/errors.js';
 import type { ApiEnv } from '../context.js';
@@ -15,7 +15,7 @@ export function rateLimit(db: Database): MiddlewareHandler<ApiEnv> {
     const caller = callerOf(c);
     const limit = caller?.rateLimitPerMinute;
     if (!caller || !limit) return next();
-    const { count, resetSeconds } = await hitRateWindow(db, caller.keyId);
+    const { count, resetSeconds } = await hitRateWindow(db, 'apiKey', caller.keyId);
     c.header('RateLimit-Limit', String(limit));
     c.header('RateLimit-Remaining', String(Math.max(0, limit - count)));
     c.header('RateLimit-Reset', String(resetSeconds));

@@ -11,7 +11,7 @@ import { loadVersion } from '../../../lib/engine/versions.js';
 import { assertNever, badRequest, conflict, notFound, tooLarge } from '../../../lib/errors.js';
 import { audit } from '../audit.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { decodeCursor, page, pageQuery } from '../pagination.js';
+import { decodeCursor, emptyPage, page, pageQuery, workflowFilter } from '../pagination.js';
 import { presentRun, presentRunSummary } from '../present.js';
 import { defineRoute } from '../route.js';
 
@@ -126,12 +126,8 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
   app.openapi(list, async (c) => {
     const q = c.req.valid('query');
     const { workspaceId } = c.get('principal');
-    let workflowId: string | undefined;
-    if (q.workflow) {
-      const wf = await findWorkflow(db, workspaceId, q.workflow);
-      if (!wf) return c.json({ items: [], nextCursor: null }, 200);
-      workflowId = wf.id;
-    }
+    const workflowId = await workflowFilter(db, workspaceId, q.workflow);
+    if (workflowId === null) return c.json(emptyPage, 200);
     const rows = await listRuns(db, workspaceId, { workflowId, status: q.status, limit: q.limit, after: decodeCursor(q.cursor) });
     return c.json(page(rows, q.limit, presentRunSummary), 200);
   });

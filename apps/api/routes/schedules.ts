@@ -17,7 +17,7 @@ import { canonicalTimeZone, nextFireTimes, validateCron } from '../../../lib/sch
 import { removeScheduler, upsertScheduler } from '../../../lib/schedules/sync.js';
 import { audit } from '../audit.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { decodeCursor, page, pageQuery } from '../pagination.js';
+import { decodeCursor, emptyPage, page, pageQuery, workflowFilter } from '../pagination.js';
 import { defineRoute } from '../route.js';
 
 /** A workspace's `settings.scheduleMinIntervalSeconds`: the closest two fires of one schedule may be. */
@@ -131,12 +131,8 @@ export function scheduleRoutes({ db, queues, config, log }: ApiDeps) {
   app.openapi(list, async (c) => {
     const q = c.req.valid('query');
     const { workspaceId } = c.get('principal');
-    let workflowId: string | undefined;
-    if (q.workflow) {
-      const wf = await findWorkflow(db, workspaceId, q.workflow);
-      if (!wf) return c.json({ items: [], nextCursor: null }, 200);
-      workflowId = wf.id;
-    }
+    const workflowId = await workflowFilter(db, workspaceId, q.workflow);
+    if (workflowId === null) return c.json(emptyPage, 200);
     const rows = await listSchedules(db, workspaceId, { limit: q.limit, workflowId, after: decodeCursor(q.cursor) });
     const now = new Date();
     return c.json(page(rows, q.limit, (s) => present(s, now)), 200);
