@@ -28,19 +28,20 @@ const withWorkflow = (db: Database) =>
 
 export type ScheduleRow = Awaited<ReturnType<typeof getSchedule>> & {};
 
+const columns = (f: ScheduleFields) => ({
+  workflow_id: f.workflowId,
+  cron: f.cron,
+  timezone: f.timezone,
+  input: JSON.stringify(f.input),
+  enabled: f.enabled,
+  overlap: f.overlap,
+  catch_up: f.catchUp,
+});
+
 export async function insertSchedule(db: Database, workspaceId: string, f: ScheduleFields) {
   return db
     .insertInto('schedules')
-    .values({
-      workspace_id: workspaceId,
-      workflow_id: f.workflowId,
-      cron: f.cron,
-      timezone: f.timezone,
-      input: JSON.stringify(f.input),
-      enabled: f.enabled,
-      overlap: f.overlap,
-      catch_up: f.catchUp,
-    })
+    .values({ workspace_id: workspaceId, ...columns(f) })
     .returning('id')
     .executeTakeFirstOrThrow();
 }
@@ -48,16 +49,7 @@ export async function insertSchedule(db: Database, workspaceId: string, f: Sched
 export async function updateSchedule(db: Database, workspaceId: string, id: string, f: ScheduleFields): Promise<boolean> {
   const res = await db
     .updateTable('schedules')
-    .set({
-      workflow_id: f.workflowId,
-      cron: f.cron,
-      timezone: f.timezone,
-      input: JSON.stringify(f.input),
-      enabled: f.enabled,
-      overlap: f.overlap,
-      catch_up: f.catchUp,
-      updated_at: sql<Date>`now()`,
-    })
+    .set({ ...columns(f), updated_at: sql<Date>`now()` })
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
     .executeTakeFirst();
