@@ -29,6 +29,8 @@ const env: Record<string, string> = {
   BOOTSTRAP_API_KEY: `cvy_${randomBytes(16).toString('hex')}`,
   QUEUE_PREFIX: name,
   LOG_LEVEL: 'info',
+  // DATABASE_PREPARED_STATEMENTS=false measures the engine without them.
+  ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
   ...(process.env.QUEUE === 'postgres' ? {} : { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }),
 };
 const procs = [];

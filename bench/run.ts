@@ -291,6 +291,8 @@ async function benchBackend(backend: Backend, env: Env) {
     QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
     // info, as in production: the per-node log line is part of the cost measured.
     LOG_LEVEL: 'info',
+    // DATABASE_PREPARED_STATEMENTS=false measures the engine without them.
+    ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
     ...(backend === 'redis' ? { REDIS_URL: env.redisUrl! } : {}),
   };
   try {

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { usePreparedStatements } from './prepared-statements.js';
 import type { DB } from './types.js';
 
 export type Database = Kysely<DB>;
@@ -13,9 +14,11 @@ export interface PoolOptions {
   applicationName?: string;
   /** Bound every query so no request or job waits forever on a wedged database. */
   statementTimeoutMs?: number;
+  /** Parse and plan each statement once per connection (see prepared-statements.ts). */
+  preparedStatements?: boolean;
 }
 
-export function createPool({ connectionString, max = 10, applicationName, statementTimeoutMs = 30_000 }: PoolOptions): pg.Pool {
+export function createPool({ connectionString, max = 10, applicationName, statementTimeoutMs = 30_000, preparedStatements = false }: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
@@ -27,6 +30,7 @@ export function createPool({ connectionString, max = 10, applicationName, statem
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  if (preparedStatements) usePreparedStatements(pool);
   return pool;
 }
 

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       QUEUE_PREFIX: 'conveyor',
       HTTP_ALLOW_HOSTS: [],
       WEBHOOK_WAIT_MS: 30_000,
+      DATABASE_PREPARED_STATEMENTS: true,
     });
     expect(c.REDIS_URL).toBeUndefined();
     expect(c.ENCRYPTION_KEYS).toHaveLength(1);
@@ -44,16 +45,21 @@ describe('loadConfig', () => {
       REDIS_URL: 'http://x',
       QUEUE_PREFIX: 'has:colon',
       SHUTDOWN_GRACE_MS: '-1',
+      DATABASE_PREPARED_STATEMENTS: 'yes',
     });
     const text = found.join('\n');
-    for (const name of ['DATABASE_URL', 'ENCRYPTION_KEY', 'PORT', 'WORKER_CONCURRENCY', 'LOG_LEVEL', 'REDIS_URL', 'QUEUE_PREFIX', 'SHUTDOWN_GRACE_MS']) {
+    for (const name of ['DATABASE_URL', 'ENCRYPTION_KEY', 'PORT', 'WORKER_CONCURRENCY', 'LOG_LEVEL', 'REDIS_URL', 'QUEUE_PREFIX', 'SHUTDOWN_GRACE_MS', 'DATABASE_PREPARED_STATEMENTS']) {
       expect(text).toContain(name);
     }
-    expect(found.length).toBeGreaterThanOrEqual(8);
+    expect(found.length).toBeGreaterThanOrEqual(9);
   });
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, REDIS_URL: '', PORT: '' }).PORT).toBe(3000);
+  });
+
+  it('turns prepared statements off with false', () => {
+    expect(loadConfig({ ...valid, DATABASE_PREPARED_STATEMENTS: 'false' }).DATABASE_PREPARED_STATEMENTS).toBe(false);
   });
 
   it('parses comma lists', () => {

@@ -16,6 +16,11 @@ const envSchema = z.object({
   DATABASE_URL: z
     .string({ error: 'is required (a postgres:// URL; `npm start` provides an embedded one)' })
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  // Off behind a transaction-mode pooler (PgBouncer < 1.21, Supavisor) that cannot carry them.
+  DATABASE_PREPARED_STATEMENTS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
   // Unset selects BullMQ's PostgreSQL backend in DATABASE_URL: one service fewer to run.
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   PORT: intFrom(1, 65535).default(3000),

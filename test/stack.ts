@@ -82,7 +82,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   };
   const config = loadConfig(env);
   const log = opts.log ?? testLogger();
-  const pool = createPool({ connectionString: config.DATABASE_URL, max: 20 });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: 20, preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
   const db = createDb(pool);
   const queues = createQueueBackend(config, log);
   const metrics = createMetrics({ process: 'test', queues: { backend: queues, names: allQueueNames(opts.registry) } });
