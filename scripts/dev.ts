@@ -25,6 +25,12 @@ const ENTRY: Record<(typeof PROCESSES)[number], string> = {
   worker: 'apps/worker/main.ts',
   scheduler: 'apps/scheduler/main.ts',
 };
+/** The log line each process writes once it serves (web), consumes (worker) or fires (scheduler). */
+const READY_LINE: Record<(typeof PROCESSES)[number], RegExp> = {
+  web: /"msg":"web listening"/,
+  worker: /"msg":"worker consuming"/,
+  scheduler: /"msg":"scheduler started/,
+};
 const COLORS: Record<string, string> = { web: '\x1b[36m', worker: '\x1b[35m', scheduler: '\x1b[33m', dev: '\x1b[32m' };
 const say = (who: string, line: string) => process.stdout.write(`${COLORS[who] ?? ''}${who.padEnd(9)}\x1b[0m | ${line}\n`);
 
@@ -59,6 +65,9 @@ async function main() {
   say('dev', `migrations applied; queue backend: ${env.REDIS_URL ? 'redis' : 'postgres'}`);
 
   const children = new Map<string, ChildProcess>();
+  // "Running" is said once every process is up (its handlers installed, so a Ctrl-C drains it).
+  const started = new Map<string, () => void>();
+  const allStarted = Promise.all(PROCESSES.map((name) => new Promise<void>((resolve) => started.set(name, resolve))));
   let stopping = false;
   const pretty = prettyFactory({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,process', translateTime: 'HH:MM:ss.l', singleLine: true });
   for (const name of PROCESSES) {
@@ -67,6 +76,7 @@ async function main() {
     children.set(name, child);
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
+        if (READY_LINE[name].test(line)) started.get(name)?.();
         const formatted = line.startsWith('{') ? pretty(line).trimEnd() : line;
         say(name, formatted);
       });
@@ -105,6 +115,7 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
 
   await waitForReady(`http://127.0.0.1:${env.PORT}/readyz`);
+  await bounded(allStarted, 60_000, () => say('dev', 'not every process said it started within 60 s: see the logs above'));
   const base = `http://localhost:${env.PORT}`;
   const seeded = await seedDemo(base, env.BOOTSTRAP_API_KEY).catch((err: Error) => {
     say('dev', `could not seed the demo workflow: ${err.message}`);
@@ -120,6 +131,13 @@ async function main() {
   say('dev', `  Try: curl -H "Authorization: Bearer $(cat ${keyFile})" -H 'content-type: application/json' -d '{"input":{"name":"you"}}' ${base}/v1/workflows/${DEMO_WORKFLOW}/runs`);
   say('dev', `   or: CONVEYOR_URL=${base} CONVEYOR_API_KEY=$(cat ${keyFile}) npx conveyor run ${DEMO_WORKFLOW} --input '{"name":"you"}' --follow`);
   say('dev', '');
+}
+
+async function bounded(promise: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), ms)));
+  await Promise.race([promise, late]);
+  clearTimeout(timer);
 }
 
 async function waitForReady(url: string): Promise<void> {

@@ -15,7 +15,7 @@ import { answerClientErrors } from './client-errors.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'web' });
-const pool = createPool({ connectionString: config.DATABASE_URL, max: 20, applicationName: 'conveyor-web' , preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+const pool = createPool({ connectionString: config.DATABASE_URL, max: 20, applicationName: 'conveyor-web', preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 

@@ -13,7 +13,7 @@ import { startTickConsumer, TICK_CONCURRENCY } from './ticks.js';
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'scheduler' });
 // Two connections per tick in flight (overlap "skip" holds a lock while the run is created), plus chores.
-const pool = createPool({ connectionString: config.DATABASE_URL, max: 2 * TICK_CONCURRENCY + 4, applicationName: 'conveyor-scheduler' , preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+const pool = createPool({ connectionString: config.DATABASE_URL, max: 2 * TICK_CONCURRENCY + 4, applicationName: 'conveyor-scheduler', preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const deps = engineDeps({ db, queues, config, log });

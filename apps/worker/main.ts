@@ -14,7 +14,7 @@ import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-const pool = createPool({ connectionString: config.DATABASE_URL, max: Math.min(50, config.WORKER_CONCURRENCY + 5), applicationName: 'conveyor-worker' , preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+const pool = createPool({ connectionString: config.DATABASE_URL, max: Math.min(50, config.WORKER_CONCURRENCY + 5), applicationName: 'conveyor-worker', preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
