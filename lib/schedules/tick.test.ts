@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertSchedule, type ScheduleFields } from '../../db/schedules.js';
 import { backends, startStack, type TestStack } from '../../test/stack.js';
@@ -119,5 +120,30 @@ describe.each(backends())('schedule ticks and reconciliation on the %s backend',
     expect((await reconcileSchedulers(stack.db, stack.queues, stack.log, { now })).catchUps).toEqual([]);
     await stack.db.deleteFrom('schedules').execute();
     expect(await reconcileSchedulers(stack.db, stack.queues, stack.log)).toMatchObject({ removed: 1 });
+  });
+
+  // An evicting Redis (maxmemory-policy other than noeviction, which we warn about) can drop a
+  // job's hash while its scheduler stays; the PostgreSQL backend has no such loss.
+  if (backend === 'redis') it('re-creates a job scheduler that is still there but whose next tick Redis evicted', async () => {
+    await stack.db.deleteFrom('schedules').execute();
+    const queue = stack.queues.queue(SCHEDULE_QUEUE);
+    const id = await schedule({ cron: '0 * * * *' });
+    await reconcileSchedulers(stack.db, stack.queues, stack.log);
+    const before = (await queue.getJobScheduler(id))!.next!;
+    const redis = new Redis(stack.config.REDIS_URL!);
+    try {
+      expect(await redis.del(`${stack.config.QUEUE_PREFIX}:${SCHEDULE_QUEUE}:repeat:${id}:${before}`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await queue.getJob(`repeat:${id}:${before}`)).toBeUndefined();
+    expect(await queue.getJobScheduler(id)).toBeDefined();
+
+    expect(await reconcileSchedulers(stack.db, stack.queues, stack.log)).toMatchObject({ upserted: 1, unchanged: 0 });
+    const next = (await queue.getJobScheduler(id))!.next!;
+    expect(['delayed', 'waiting', 'prioritized']).toContain(await (await queue.getJob(`repeat:${id}:${next}`))!.getState());
+    // Intact again: the next pass leaves it alone.
+    expect(await reconcileSchedulers(stack.db, stack.queues, stack.log)).toMatchObject({ upserted: 0, unchanged: 1 });
+    await stack.db.deleteFrom('schedules').execute();
   });
 });
