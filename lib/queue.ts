@@ -139,6 +139,8 @@ function createPostgresQueueBackend(databaseUrl: string, log: Logger): QueueBack
     application_name: 'conveyor-queue',
   });
   shared.on('error', () => {});
+  // Every BullMQ queue and worker built over the pool adds its own 'error' listener to it.
+  shared.setMaxListeners(100);
   const probe = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 3000 });
   probe.on('error', () => {});
   return {
