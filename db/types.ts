@@ -201,6 +201,8 @@ export interface WorkersTable {
   last_job_started_at: Timestamp | null;
   last_job_finished_at: Timestamp | null;
   stopped_at: Timestamp | null;
+  /** Why a scheduler last reported this worker stuck; null while it consumes. */
+  stuck_reason: Generated<string | null>;
 }
 
 export interface DB {

@@ -38,6 +38,19 @@ export async function beat(db: Database, w: WorkerBeat): Promise<void> {
     .execute();
 }
 
+/** Records why a worker is stuck; true only for the caller whose update changed it, so one scheduler of several reports it. */
+export async function markStuck(db: Database, id: string, reason: string): Promise<boolean> {
+  const res = await db.updateTable('workers').set({ stuck_reason: reason }).where('id', '=', id).where(sql<boolean>`stuck_reason is distinct from ${reason}`).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Clears the mark of every marked worker not in `stillStuck`; returns the ones this caller cleared. */
+export async function clearStuck(db: Database, stillStuck: readonly string[]): Promise<{ id: string; host: string; pid: number }[]> {
+  let q = db.updateTable('workers').set({ stuck_reason: null }).where('stuck_reason', 'is not', null);
+  if (stillStuck.length > 0) q = q.where('id', 'not in', [...stillStuck]);
+  return q.returning(['id', 'host', 'pid']).execute();
+}
+
 export async function markStopped(db: Database, id: string): Promise<void> {
   await db.updateTable('workers').set({ stopped_at: sql<Date>`now()`, in_flight: 0 }).where('id', '=', id).execute();
 }
