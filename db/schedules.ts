@@ -122,3 +122,10 @@ export async function workspaceSettings(db: Database, workspaceId: string): Prom
 export async function notifyScheduleChanged(db: Database, scheduleId: string): Promise<void> {
   await sql`select pg_notify(${SCHEDULE_CHANGES_CHANNEL}, ${scheduleId})`.execute(db);
 }
+
+/** NOTIFYs a change of every schedule of a workflow (it was archived); returns their ids. */
+export async function notifyWorkflowSchedulesChanged(db: Database, workflowId: string): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    select s.id, pg_notify(${SCHEDULE_CHANGES_CHANNEL}, s.id::text) from schedules s where s.workflow_id = ${workflowId}`.execute(db);
+  return rows.map((r) => r.id);
+}

@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCHEDULE_CHANGES_CHANNEL } from '../../../db/schedules.js';
 import { hashSecret } from '../../../lib/auth/api-keys.js';
 import { SCHEDULE_QUEUE } from '../../../lib/jobs.js';
 import { backends, startStack, type TestStack } from '../../../test/stack.js';
@@ -113,6 +115,27 @@ describe.each(backends())('schedules API on the %s backend', (backend) => {
     expect((await stack.request('DELETE', `/v1/schedules/${id}`)).status).toBe(404);
     const actions = await stack.db.selectFrom('audit_log').select('action').where('target_id', '=', id).orderBy('id').execute();
     expect(actions.map((a) => a.action)).toEqual(['schedule.create', 'schedule.update', 'schedule.update', 'schedule.update', 'schedule.delete']);
+  });
+
+  it('archiving a workflow takes its schedules off the queue at once and tells every scheduler', async () => {
+    expect((await stack.request('POST', '/v1/workflows', { body: { ...workflow, name: 'doomed' } })).status).toBe(201);
+    const made = await stack.request('POST', '/v1/schedules', { body: { workflow: 'doomed', cron: '*/5 * * * * *' } });
+    expect(made.status).toBe(201);
+    expect(await jobScheduler(made.body.id)).toBeDefined();
+    const listener = new pg.Client({ connectionString: stack.config.DATABASE_URL });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`LISTEN ${SCHEDULE_CHANGES_CHANNEL}`);
+    try {
+      expect((await stack.request('DELETE', '/v1/workflows/doomed')).status).toBe(204);
+      expect(await jobScheduler(made.body.id)).toBeUndefined();
+      const deadline = Date.now() + 5_000;
+      while (!heard.includes(made.body.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toContain(made.body.id);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('keeps workspaces apart and lets viewers only read', async () => {

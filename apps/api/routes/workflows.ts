@@ -1,8 +1,10 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { isUniqueViolation } from '../../../db/errors.js';
+import { notifyWorkflowSchedulesChanged } from '../../../db/schedules.js';
 import { addVersion, archiveWorkflow, findWorkflow, getVersion, insertWorkflow, listVersions, listWorkflows } from '../../../db/workflows.js';
 import type { JsonValue } from '../../../db/types.js';
 import { badRequest, conflict, notFound } from '../../../lib/errors.js';
+import { removeScheduler } from '../../../lib/schedules/sync.js';
 import { definitionSchema, type WorkflowDefinition } from '../../../lib/workflows/definition.js';
 import { validateWorkflow } from '../../../lib/workflows/validate.js';
 import { audit } from '../audit.js';
@@ -22,7 +24,7 @@ const update = defineRoute('editor', { method: 'put', path: '/v1/workflows/{idOr
 const remove = defineRoute('editor', { method: 'delete', path: '/v1/workflows/{idOrName}', tags: ['workflows'], summary: 'Archive (runs stay readable)', request: { params: idOrName }, responses: { 204: { description: 'archived' } } });
 const versions = defineRoute('viewer', { method: 'get', path: '/v1/workflows/{idOrName}/versions', tags: ['workflows'], summary: 'Versions, newest first', request: { params: idOrName }, responses: { 200: json('versions') } });
 
-export function workflowRoutes({ db, engine }: ApiDeps) {
+export function workflowRoutes({ db, engine, queues, log }: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
   const validate = (body: unknown): WorkflowDefinition => {
@@ -90,9 +92,16 @@ export function workflowRoutes({ db, engine }: ApiDeps) {
 
   app.openapi(remove, async (c) => {
     const wf = await load(c.get('principal').workspaceId, c.req.valid('param').idOrName);
-    await db.transaction().execute(async (tx) => {
-      if (await archiveWorkflow(tx, wf.id)) await audit(c, tx, 'workflow.archive', 'workflow', wf.id);
+    const schedules = await db.transaction().execute(async (tx) => {
+      if (!(await archiveWorkflow(tx, wf.id))) return [];
+      await audit(c, tx, 'workflow.archive', 'workflow', wf.id);
+      return notifyWorkflowSchedulesChanged(tx, wf.id);
     });
+    // Its schedules stop firing now (ticks of an archived workflow are dropped anyway); their job
+    // schedulers go too, here and, through the NOTIFY, in every scheduler process.
+    for (const id of schedules) {
+      await removeScheduler(queues, id).catch((err: Error) => log.warn({ scheduleId: id, err: err.message }, 'could not remove the job scheduler now; the scheduler process will reconcile it'));
+    }
     return c.body(null, 204);
   });
 
