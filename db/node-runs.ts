@@ -1,6 +1,10 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database } from './database.js';
-import type { ErrorJson, JsonValue, NodeStatus, WakeOutcome } from './types.js';
+import type { DB, ErrorJson, JsonValue, NodeStatus, WakeOutcome } from './types.js';
+
+/** The node's row only while the worker holding this attempt runs it: a stale holder changes nothing. */
+const heldBy = (runId: string, nodeId: string, attempt: number) => (eb: ExpressionBuilder<DB, 'node_runs'>) =>
+  eb.and([eb('run_id', '=', runId), eb('node_id', '=', nodeId), eb('status', '=', 'running'), eb('attempts', '=', attempt)]);
 
 export interface NewNodeRun { node_id: string; type: string; status: NodeStatus; output?: JsonValue }
 
@@ -64,10 +68,7 @@ export async function heartbeatNode(db: Database, runId: string, nodeId: string,
   const res = await db
     .updateTable('node_runs')
     .set({ heartbeat_at: sql<Date>`now()` })
-    .where('run_id', '=', runId)
-    .where('node_id', '=', nodeId)
-    .where('status', '=', 'running')
-    .where('attempts', '=', attempt)
+    .where(heldBy(runId, nodeId, attempt))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
@@ -122,10 +123,7 @@ export async function parkNode(db: Database, runId: string, nodeId: string, atte
       child_run_id: p.childRunId ?? null,
       heartbeat_at: null,
     })
-    .where('run_id', '=', runId)
-    .where('node_id', '=', nodeId)
-    .where('status', '=', 'running')
-    .where('attempts', '=', attempt)
+    .where(heldBy(runId, nodeId, attempt))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
@@ -139,10 +137,7 @@ export async function requeueRunningNode(db: Database, runId: string, nodeId: st
   const res = await db
     .updateTable('node_runs')
     .set({ status: 'queued', queued_at: sql<Date>`now()`, waiting_for: waitingFor })
-    .where('run_id', '=', runId)
-    .where('node_id', '=', nodeId)
-    .where('status', '=', 'running')
-    .where('attempts', '=', attempt)
+    .where(heldBy(runId, nodeId, attempt))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
