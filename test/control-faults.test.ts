@@ -12,13 +12,7 @@ describe.each(backends())('waits and slots under faults on the %s backend', (bac
   const f = useFaultStack(backend, 4);
 
   it('a concurrency-1 workflow never overlaps and holds no slot at the end, though a worker is SIGKILLed mid-run', async () => {
-    let calls = 0;
-    // The first call outlasts a worker's start-up, so its worker is surely holding it when killed.
-    f.target.route('GET', '/serial', (_req, res) => {
-      calls += 1;
-      const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), calls === 1 ? 6000 : 200);
-      res.on('close', () => clearTimeout(timer));
-    });
+    f.slowFirstCall('/serial', 6000, 200);
     await f.stack.request('POST', '/v1/workflows', {
       body: { name: 'serial', concurrency: 1, nodes: [{ id: 'call', type: 'http.request', params: { url: `${f.target.url}/serial?tag=serial` } }] },
     });

@@ -10,6 +10,12 @@ export interface FaultStack {
   procs: AppProcess[];
   /** Starts one more worker process and resolves once it consumes. */
   worker(): Promise<AppProcess>;
+  /**
+   * `GET path` on the target answers `{}` after `firstMs` the first time and `thenMs` after: a
+   * first call that outlasts a worker's start-up, so the worker holding it is surely mid-node
+   * when the test kills it.
+   */
+  slowFirstCall(path: string, firstMs: number, thenMs: number): void;
 }
 
 /**
@@ -33,6 +39,14 @@ export function useFaultStack(backend: Backend, workerConcurrency: number): Faul
     f.procs.push(p);
     await p.waitFor(/worker consuming/);
     return p;
+  };
+  f.slowFirstCall = (path, firstMs, thenMs) => {
+    let calls = 0;
+    f.target.route('GET', path, (_req, res) => {
+      calls += 1;
+      const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), calls === 1 ? firstMs : thenMs);
+      res.on('close', () => clearTimeout(timer));
+    });
   };
   return f;
 }

@@ -6,13 +6,7 @@ describe.each(backends())('worker faults on the %s backend', (backend) => {
   const f = useFaultStack(backend, 5);
 
   it('a worker SIGKILLed mid-node: the node is retried on another worker and the run completes', async () => {
-    let calls = 0;
-    // The first call outlasts a worker's start-up, so `a` surely holds the node when killed.
-    f.target.route('GET', '/kill-me', (_req, res) => {
-      calls += 1;
-      const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), calls === 1 ? 8000 : 100);
-      res.on('close', () => clearTimeout(timer));
-    });
+    f.slowFirstCall('/kill-me', 8000, 100);
     await f.stack.request('POST', '/v1/workflows', {
       body: {
         name: 'kill-me',
