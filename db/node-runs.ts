@@ -79,30 +79,11 @@ export interface NodeOutcome {
   error?: ErrorJson | null;
 }
 
-/** Who may record a node's result: the worker holding this attempt, or the wake-up of a waiting node. */
-/** `childRunId`: a waiting workflow.run node is completed only by the end of its own child. */
+/**
+ * Who may record a node's result: the worker holding this attempt, or the wake-up of a waiting
+ * node (`childRunId`: a waiting workflow.run node is completed only by the end of its own child).
+ */
 export type NodeHolder = { status: 'running'; attempt: number } | { status: 'waiting'; childRunId?: string };
-
-/** running(attempt) | waiting → terminal, only from the state the caller holds: a stale holder records nothing. */
-export async function finishNode(db: Database, runId: string, nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Promise<boolean> {
-  let q = db
-    .updateTable('node_runs')
-    .set({
-      status: outcome.status,
-      output: outcome.output === undefined || outcome.output === null ? null : JSON.stringify(outcome.output),
-      error: outcome.error ? JSON.stringify(outcome.error) : null,
-      finished_at: sql<Date>`now()`,
-      waiting_for: null,
-      wake_at: null,
-      wake_outcome: null,
-    })
-    .where('run_id', '=', runId)
-    .where('node_id', '=', nodeId)
-    .where('status', '=', holder.status);
-  if (holder.status === 'running') q = q.where('attempts', '=', holder.attempt);
-  const res = await q.executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
-}
 
 export interface Parking {
   waitingFor: string;

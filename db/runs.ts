@@ -4,20 +4,6 @@ import type { NewNodeRun } from './node-runs.js';
 import { eventColumns, type NewEvent } from './run-events.js';
 import type { ErrorJson, JsonValue, NewRun, Run, RunStatus, TriggerType } from './types.js';
 
-/** Inserts a run unless its idempotency key was used; returns undefined on that conflict. */
-export async function insertRun(db: Database, run: NewRun) {
-  return db
-    .insertInto('runs')
-    .values(run)
-    .onConflict((oc) => oc.columns(['workflow_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-}
-
-/**
- * A run, its node rows and its first events in one statement (atomic on its own: no
- * transaction needed). Undefined when the idempotency key was used already.
- */
 export interface RunAudit {
   apiKeyId: string | null;
   requestId: string | null;
@@ -25,6 +11,10 @@ export interface RunAudit {
   details: { [key: string]: JsonValue };
 }
 
+/**
+ * A run, its node rows and its first events in one statement (atomic on its own: no
+ * transaction needed). Undefined when the idempotency key was used already.
+ */
 export async function insertRunWithNodes(db: Database, run: NewRun, nodes: readonly NewNodeRun[], events: readonly NewEvent[], audit?: RunAudit): Promise<Run | undefined> {
   const e = eventColumns(events);
   // The audit entry rides in the same statement: it commits with the run, and costs no round trip.
