@@ -11,9 +11,8 @@ import type { QueueBackend } from './queue.js';
  * waited for: they come back, and the queue connections retry by themselves.
  */
 export async function assertMigrated(db: Database, queues: QueueBackend, log: Logger): Promise<void> {
-  const problems: string[] = [];
   for (let attempt = 1; ; attempt++) {
-    problems.length = 0;
+    const problems: string[] = [];
     let unreachable: string | undefined;
     try {
       const pending = await pendingMigrations(db);

@@ -30,10 +30,18 @@ export async function removeScheduler(queues: QueueBackend, scheduleId: string):
   await queues.queue(SCHEDULE_QUEUE).removeJobScheduler(scheduleId);
 }
 
-/** A schedule's current state pushed to the queue: firing ones upserted, others removed. */
-export async function syncScheduler(queues: QueueBackend, s: SchedulerTarget & { firing: boolean }): Promise<void> {
-  if (s.firing) await upsertScheduler(queues, s);
-  else await removeScheduler(queues, s.id);
+/**
+ * After a committed change, from the API: the schedule's job scheduler put in line at once,
+ * upserted while `s` fires, removed otherwise (or when the schedule is gone). Best effort: the
+ * schedulers' reconciliation is the safety net, so a queue that does not answer only delays it.
+ */
+export async function syncScheduler(queues: QueueBackend, log: Logger, scheduleId: string, s?: SchedulerTarget & { firing: boolean }): Promise<void> {
+  try {
+    if (s?.firing) await upsertScheduler(queues, s);
+    else await removeScheduler(queues, scheduleId);
+  } catch (err) {
+    log.warn({ scheduleId, err: (err as Error).message }, 'could not update the job scheduler now; the scheduler process will reconcile it');
+  }
 }
 
 export interface ReconcileResult {

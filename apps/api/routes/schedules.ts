@@ -14,7 +14,7 @@ import type { JsonValue } from '../../../db/types.js';
 import { findWorkflow } from '../../../db/workflows.js';
 import { badRequest, notFound, tooLarge } from '../../../lib/errors.js';
 import { canonicalTimeZone, nextFireTimes, validateCron } from '../../../lib/schedules/cron.js';
-import { removeScheduler, upsertScheduler } from '../../../lib/schedules/sync.js';
+import { syncScheduler } from '../../../lib/schedules/sync.js';
 import { audit } from '../audit.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { decodeCursor, emptyPage, page, pageQuery, workflowFilter } from '../pagination.js';
@@ -98,15 +98,7 @@ export function scheduleRoutes({ db, queues, config, log }: ApiDeps) {
     const { workflow: _name, ...rest } = f;
     return { ...rest, cron: f.cron.trim().replace(/\s+/g, ' '), timezone: canonicalTimeZone(f.timezone) ?? f.timezone, workflowId: wf.id };
   };
-  /** After commit: the API moves the job scheduler itself; the schedulers' reconciliation is the safety net. */
-  const sync = async (scheduleId: string, s?: ScheduleRow) => {
-    try {
-      if (s && s.enabled && !s.workflow_archived_at) await upsertScheduler(queues, s);
-      else await removeScheduler(queues, scheduleId);
-    } catch (err) {
-      log.warn({ scheduleId, err: (err as Error).message }, 'could not update the job scheduler now; the scheduler process will reconcile it');
-    }
-  };
+  const sync = (scheduleId: string, s?: ScheduleRow) => syncScheduler(queues, log, scheduleId, s && { ...s, firing: s.enabled && !s.workflow_archived_at });
   const load = async (workspaceId: string, scheduleId: string) => {
     const s = await getSchedule(db, scheduleId, workspaceId);
     if (!s) throw notFound('schedule');

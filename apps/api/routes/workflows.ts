@@ -4,7 +4,7 @@ import { notifyWorkflowSchedulesChanged } from '../../../db/schedules.js';
 import { addVersion, archiveWorkflow, findWorkflow, getVersion, insertWorkflow, listVersions, listWorkflows } from '../../../db/workflows.js';
 import type { JsonValue } from '../../../db/types.js';
 import { badRequest, conflict, notFound } from '../../../lib/errors.js';
-import { removeScheduler } from '../../../lib/schedules/sync.js';
+import { syncScheduler } from '../../../lib/schedules/sync.js';
 import { definitionSchema, type WorkflowDefinition } from '../../../lib/workflows/definition.js';
 import { validateWorkflow } from '../../../lib/workflows/validate.js';
 import { audit } from '../audit.js';
@@ -99,9 +99,7 @@ export function workflowRoutes({ db, engine, queues, log }: ApiDeps) {
     });
     // Its schedules stop firing now (ticks of an archived workflow are dropped anyway); their job
     // schedulers go too, here and, through the NOTIFY, in every scheduler process.
-    for (const id of schedules) {
-      await removeScheduler(queues, id).catch((err: Error) => log.warn({ scheduleId: id, err: err.message }, 'could not remove the job scheduler now; the scheduler process will reconcile it'));
-    }
+    for (const id of schedules) await syncScheduler(queues, log, id);
     return c.body(null, 204);
   });
 
