@@ -1,7 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { chmod, chown, cp, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -31,7 +32,7 @@ async function binaries(): Promise<Binaries> {
 }
 
 /** PostgreSQL refuses to run as root: run it as the `postgres` system user, creating it if needed. */
-async function runAs(): Promise<{ uid?: number; gid?: number }> {
+async function runAs(): Promise<Owner> {
   if (userInfo().uid !== 0) return {};
   const ids = async () => ({
     uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
@@ -44,6 +45,37 @@ async function runAs(): Promise<{ uid?: number; gid?: number }> {
     await run('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
     return ids();
   }
+}
+
+type Owner = { uid?: number; gid?: number };
+
+/**
+ * As root the server runs as `postgres`, which must be able to reach the binaries. A checkout
+ * under a private directory (`mktemp -d` makes it 0700) hides node_modules from that user, so
+ * the binaries (with their lib/ and share/, which they find relative to themselves) are copied
+ * once to a directory under the system temp dir that it can read.
+ */
+async function reachable(b: Binaries, owner: Owner): Promise<Binaries> {
+  if (owner.uid === undefined) return b;
+  try {
+    await run(b.initdb, ['--version'], owner);
+    return b;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EACCES') throw err;
+  }
+  const native = path.dirname(path.dirname(b.initdb));
+  const shared = path.join(tmpdir(), `conveyor-embedded-pg-${createHash('sha256').update(native).digest('hex').slice(0, 12)}`);
+  if (!existsSync(path.join(shared, 'bin', 'initdb'))) {
+    // Copied aside, then renamed into place: another process starting at once sees all or nothing.
+    const staging = `${shared}.${process.pid}`;
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await chmod(staging, 0o755);
+    await rename(staging, shared).catch(async (err: NodeJS.ErrnoException) => {
+      await rm(staging, { recursive: true, force: true });
+      if (!existsSync(path.join(shared, 'bin', 'initdb'))) throw err;
+    });
+  }
+  return { initdb: path.join(shared, 'bin', 'initdb'), pg_ctl: path.join(shared, 'bin', 'pg_ctl') };
 }
 
 async function runningPort(dataDir: string): Promise<number | undefined> {
@@ -60,8 +92,8 @@ async function runningPort(dataDir: string): Promise<number | undefined> {
 }
 
 export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
-  const { initdb, pg_ctl } = await binaries();
   const owner = await runAs();
+  const { initdb, pg_ctl } = await reachable(await binaries(), owner);
   const dataDir = path.resolve(opts.dataDir);
   const say = opts.log ?? (() => {});
   const asOwner = { ...owner, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } };
@@ -97,7 +129,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
 /** Fast shutdown: open sessions are disconnected, then the server stops cleanly. */
 export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
   if (!existsSync(path.join(dataDir, 'postmaster.pid'))) return;
-  const { pg_ctl } = await binaries();
   const owner = await runAs();
+  const { pg_ctl } = await reachable(await binaries(), owner);
   await run(pg_ctl, ['stop', '-D', path.resolve(dataDir), '-m', 'fast', '-w', '-t', '30'], { ...owner, env: { ...process.env, LC_ALL: 'C' } });
 }
