@@ -1,5 +1,4 @@
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, cp, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
@@ -64,7 +63,9 @@ async function reachable(b: Binaries, owner: Owner): Promise<Binaries> {
     if ((err as { code?: string }).code !== 'EACCES') throw err;
   }
   const native = path.dirname(path.dirname(b.initdb));
-  const shared = path.join(tmpdir(), `conveyor-embedded-pg-${createHash('sha256').update(native).digest('hex').slice(0, 12)}`);
+  // Keyed by the package's version: every checkout of the same version shares one copy.
+  const { version } = JSON.parse(await readFile(path.join(native, '..', 'package.json'), 'utf8')) as { version: string };
+  const shared = path.join(tmpdir(), `conveyor-embedded-pg-${process.platform}-${process.arch}-${version}`);
   if (!existsSync(path.join(shared, 'bin', 'initdb'))) {
     // Copied aside, then renamed into place: another process starting at once sees all or nothing.
     const staging = `${shared}.${process.pid}`;
