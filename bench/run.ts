@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { createQueueBackend, type QueueBackend } from '../lib/queue.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
+import { scratchDataParent, startEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
 import { median, percentile, round, withConcurrency } from './stats.js';
@@ -36,9 +35,7 @@ async function provision(): Promise<Env> {
   let dir: string | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
-    dir = await mkdtemp(path.join(tmpdir(), 'conveyor-bench-'));
-    // As root the server runs as the postgres user, which must be able to enter the directory.
-    await chmod(dir, 0o755);
+    dir = await scratchDataParent('conveyor-bench-');
     embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort() });
     serverUrl = embedded.url;
   }

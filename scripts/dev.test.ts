@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scratchDataParent } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
 
 /** `npm start` from an empty .data/: embedded PostgreSQL, PostgreSQL queue backend, three processes. */
@@ -29,8 +29,7 @@ describe('npm start (dev launcher)', () => {
   });
 
   it('starts from an empty .data/, answers /readyz, stops cleanly on Ctrl-C, and a second start reuses the data', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'conveyor-dev-'));
-    await chmod(dir, 0o755);
+    dir = await scratchDataParent('conveyor-dev-');
     const dataDir = path.join(dir, '.data');
     const port = await freePort();
 

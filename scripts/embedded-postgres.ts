@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -79,6 +79,13 @@ async function reachable(b: Binaries, owner: Owner): Promise<Binaries> {
   return { initdb: path.join(shared, 'bin', 'initdb'), pg_ctl: path.join(shared, 'bin', 'pg_ctl') };
 }
 
+/** A fresh directory under the system temp dir for a scratch server's data: mkdtemp makes it 0700, which the `postgres` user (as root) could not enter. */
+export async function scratchDataParent(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
 async function runningPort(dataDir: string): Promise<number | undefined> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
@@ -100,6 +107,12 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
   const asOwner = { ...owner, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } };
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    if (owner.uid !== undefined) {
+      // Said plainly rather than as initdb's "could not change directory": a checkout under /root, say.
+      await run('test', ['-x', path.dirname(dataDir)], owner).catch(() => {
+        throw new Error(`the postgres user (PostgreSQL refuses to run as root) cannot enter ${path.dirname(dataDir)}: run from a directory it can reach, or set DATABASE_URL`);
+      });
+    }
     if (owner.uid !== undefined) await chown(dataDir, owner.uid, owner.gid!);
     say(`initialising PostgreSQL in ${dataDir}`);
     await run(initdb, [`--pgdata=${dataDir}`, '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C'], asOwner);

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -7,7 +7,7 @@ import type { TestProject } from 'vitest/node';
 import { createDb, createPool } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { migrateQueueBackend } from '../lib/queue.js';
-import { startEmbeddedPostgres, stopEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
+import { scratchDataParent, startEmbeddedPostgres, stopEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
 import { freePort } from '../scripts/free-port.js';
 
 declare module 'vitest' {
@@ -70,10 +70,8 @@ export default async function setup(project: TestProject) {
   let serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     await reapAbandonedServers();
-    dataDir = await mkdtemp(path.join(tmpdir(), TEMP_PREFIX));
+    dataDir = await scratchDataParent(TEMP_PREFIX);
     await writeFile(path.join(dataDir, 'owner.pid'), String(process.pid));
-    // The server runs as the postgres user when we are root: it must be able to enter the directory.
-    await chmod(dataDir, 0o755);
     embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'data'), port: await freePort() });
     serverUrl = embedded.url;
   }
