@@ -80,6 +80,15 @@ const CASES: Case[] = [
   { name: 'a run input over MAX_RUN_INPUT_BYTES', method: 'POST', path: '/v1/workflows/hostile-target/runs', body: JSON.stringify({ input: 'x'.repeat(1_200_000) }), headers: json, status: 413 },
   { name: 'a 3 MiB webhook body', method: 'POST', path: '/hooks/anything', body: 'x'.repeat(3 * 1024 * 1024), headers: { 'content-type': 'text/plain' }, status: 413 },
 
+  // Numbers beyond a double: JSON.parse makes them ±Infinity, which would be stored as null
+  { name: 'a run input of 1e400', method: 'POST', path: '/v1/workflows/hostile-target/runs', body: '{"input": {"x": 1e400}}', headers: json, status: 400 },
+  { name: 'a run input of -1e400 in an array', method: 'POST', path: '/v1/workflows/hostile-target/runs', body: '{"input": [1, -1e400]}', headers: json, status: 400 },
+  { name: 'a node param of 1e400', method: 'POST', path: '/v1/workflows', body: '{"name": "hostile-num", "nodes": [{"id": "a", "type": "transform", "params": {"value": 1e400}}]}', headers: json, status: 400 },
+  { name: 'a workflow update with 1E+309', method: 'PUT', path: '/v1/workflows/hostile-target', body: '{"name": "hostile-target", "nodes": [{"id": "a", "type": "transform", "params": {"value": {"n": 1E+309}}}]}', headers: json, status: 400 },
+  { name: 'a signal payload of 1e400', method: 'POST', path: (c) => `/v1/runs/${c.runId}/nodes/a/signal`, body: '{"payload": {"n": 1e400}}', headers: json, status: 400 },
+  { name: 'a schedule input of 1e400', method: 'POST', path: '/v1/schedules', body: '{"workflow": "hostile-target", "cron": "0 9 * * *", "input": {"n": 1e400}}', headers: json, status: 400 },
+  { name: 'a webhook body of -1e400', method: 'POST', path: '/hooks/hostile-hook', key: 'none', body: '{"n": -1e400}', headers: json, status: 400 },
+
   // Workflows: types, strings, limits
   { name: 'a number for a name', method: 'POST', path: '/v1/workflows', body: { name: 123, nodes: [{ id: 'a', type: 'noop' }] }, headers: json, status: 400 },
   { name: 'an array for a name', method: 'POST', path: '/v1/workflows', body: flow({ name: ['a'] }), headers: json, status: 400 },
@@ -238,7 +247,7 @@ describe('hostile input battery', () => {
   afterAll(() => stack.close());
 
   const state = async () => ({
-    tables: await snapshotTables(stack.db, { ignoreColumns: { api_keys: ['last_used_at'] }, ignoreTables: ['api_key_rate_windows', 'webhook_rate_windows'] }),
+    tables: await snapshotTables(stack.db, { ignoreColumns: { api_keys: ['last_used_at'] }, ignoreTables: ['api_key_rate_windows', 'webhook_rate_windows', 'webhook_failure_windows'] }),
     queues: await Promise.all(allQueueNames(stack.engine.registry).map(async (q) => [q, await stack.queues.queue(q).getJobCounts()])),
   });
 
@@ -284,5 +293,28 @@ describe('hostile input battery', () => {
     expect((await stack.request('GET', `/v1/runs/${run.body.id}`)).body.input).toEqual({ [tricky]: tricky });
     const runs = await stack.db.selectFrom('runs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     expect(Number(runs.n)).toBe(2);
+  });
+  it('refuses numbers beyond a double wherever JSON enters, with a pointer, and keeps finite ones as sent', async () => {
+    const refused = async (method: string, path: string, body: string, key: string | undefined = stack.adminKey) => {
+      const res = await stack.app.request(path, { method, body, headers: { ...json, ...(key ? { authorization: `Bearer ${key}` } : {}) } });
+      const { error } = await res.json();
+      const pointer = error.details?.[0]?.pointer;
+      return { status: res.status, code: error.code, pointer, named: error.message.includes(pointer) && error.message.includes('1.8e308') };
+    };
+    const expected = (pointer: string) => ({ status: 400, code: 'number_out_of_range', pointer, named: true });
+    expect(await refused('POST', '/v1/workflows/hostile-target/runs', '{"input": {"x": 1e400}}')).toEqual(expected('/input/x'));
+    expect(await refused('POST', '/v1/workflows', '{"name": "n", "nodes": [{"id": "a", "type": "transform", "params": {"value": [-1e400]}}]}')).toEqual(expected('/nodes/0/params/value/0'));
+    expect(await refused('PUT', '/v1/workflows/hostile-target', '{"name": "hostile-target", "nodes": [{"id": "a", "type": "noop", "params": {"n": 1e999}}]}')).toEqual(expected('/nodes/0/params/n'));
+    expect(await refused('POST', `/v1/runs/${ctx.runId}/nodes/a/signal`, '{"payload": {"deep": {"n": 1e400}}}')).toEqual(expected('/payload/deep/n'));
+    expect(await refused('POST', '/hooks/hostile-hook', '{"n": -1e400}', undefined)).toEqual(expected('/body/n'));
+
+    // The largest and smallest doubles, 0.1 and 1/3 are stored and read back exactly as sent.
+    const input = { max: 1.7976931348623157e308, big: 1e308, neg: -1e308, tiny: 5e-324, tenth: 0.1, third: 1 / 3, safe: Number.MAX_SAFE_INTEGER };
+    const run = await stack.request('POST', '/v1/workflows/hostile-target/runs', { body: { input } });
+    expect(run.status).toBe(202);
+    expect((await stack.request('GET', `/v1/runs/${run.body.id}`)).body.input).toEqual(input);
+    const hooked = await stack.app.request('/hooks/hostile-hook', { method: 'POST', body: JSON.stringify(input), headers: json });
+    expect(hooked.status).toBe(202);
+    expect((await stack.request('GET', `/v1/runs/${(await hooked.json()).runId}`)).body.input.body).toEqual(input);
   });
 });

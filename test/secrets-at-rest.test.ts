@@ -132,4 +132,42 @@ describe.each(backends())('no secret at rest or in logs (%s backend)', (backend)
     expect(run.nodes[0].output.body.headers.authorization).not.toContain(Buffer.from(`${s.basicUser}:${s.basicPassword}`).toString('base64'));
     expect(leaks((await dumpDatabase(stack.database.url)).text)).toEqual([]);
   });
+  it('redacts a token a target echoes as a JSON key or a response header name, whatever its case', async () => {
+    // Mixed case on purpose: HTTP lower-cases header names, and the folded token is still a leak.
+    const token = `MiXeD_${randomBytes(12).toString('hex')}`;
+    target.route('GET', '/keys-echo', (req, res) => {
+      const auth = String(req.headers.authorization);
+      const echoed = auth.replace(/^Bearer /, '');
+      res.writeHead(200, { 'content-type': 'application/json', [`x-echo-${echoed}`]: 'seen' });
+      res.end(JSON.stringify({ [auth]: 'the header as a key', nested: { [echoed]: { [`${echoed}-again`]: [echoed] } }, [`Bearer ${'[redacted]'}`]: 'already here' }));
+    });
+    expect((await call('POST', '/v1/credentials', { name: 'tok-keys', type: 'bearer', data: { token } })).status).toBe(201);
+    const flow = { name: 'keys-echo', nodes: [{ id: 'echo', type: 'http.request', credential: 'tok-keys', params: { url: `${target.url}/keys-echo` } }] };
+    expect((await call('POST', '/v1/workflows', flow)).status).toBe(201);
+    const started = await call('POST', '/v1/workflows/keys-echo/runs');
+    const run = await waitForRun(stack, started.body.id);
+    expect(target.requests.filter((r) => r.path === '/keys-echo').map((r) => r.headers.authorization)).toEqual([`Bearer ${token}`]);
+    expect(run.status).toBe('succeeded');
+
+    const output = run.nodes[0].output;
+    expect(output.headers['x-echo-[redacted]']).toBe('seen');
+    // Two keys collapse to "Bearer [redacted]": both members are kept.
+    expect(output.body).toEqual({
+      'Bearer [redacted]': 'already here',
+      'Bearer [redacted] (2)': 'the header as a key',
+      nested: { '[redacted]': { '[redacted]-again': ['[redacted]'] } },
+    });
+    const events = await stack.app.request(`/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${stack.adminKey}` } });
+    const streamed = await events.text();
+    expect(streamed).toContain('run.succeeded');
+    const places = {
+      run: JSON.stringify((await call('GET', `/v1/runs/${run.id}`)).body),
+      events: streamed,
+      database: (await dumpDatabase(stack.database.url)).text,
+      queue: backend === 'redis' ? await dumpRedis(stack.env.REDIS_URL!, stack.config.QUEUE_PREFIX) : '',
+      logs: lines.join('\n'),
+    };
+    const found = Object.entries(places).flatMap(([where, text]) => forms(token).filter((f) => text.toLowerCase().includes(f.toLowerCase())).map((f) => `${where}: ${f}`));
+    expect(found).toEqual([]);
+  });
 });

@@ -12,8 +12,9 @@ describe('redactionValues', () => {
     expect(JSON.stringify(redactSecrets(echoed, Object.values(credential.data)))).toContain('c3ZjOnBhNTV3b3JkIQ');
   });
 
-  it('is the fields themselves for the other types', () => {
+  it('is the secret fields themselves for the other types, never the public ones', () => {
     expect(redactionValues({ type: 'bearer', data: { token: 'tok-123456' } })).toEqual(['tok-123456']);
-    expect(redactionValues({ type: 'openai', data: { apiKey: 'sk-1234567', baseUrl: 'https://x.example/v1' } })).toEqual(['sk-1234567', 'https://x.example/v1']);
+    expect(redactionValues({ type: 'openai', data: { apiKey: 'sk-1234567', baseUrl: 'https://x.example/v1' } })).toEqual(['sk-1234567']);
+    expect(redactionValues({ type: 'header', data: { name: 'X-Api-Key', value: 'k-99887766' } })).toEqual(['k-99887766']);
   });
 });

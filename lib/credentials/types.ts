@@ -14,7 +14,7 @@ export const CREDENTIAL_SCHEMAS = {
 export const CREDENTIAL_TYPES = Object.keys(CREDENTIAL_SCHEMAS) as CredentialType[];
 
 /** Fields that are not secret and may be shown as they are. */
-const PUBLIC_FIELDS = new Set(['username', 'name', 'baseUrl']);
+export const PUBLIC_FIELDS: ReadonlySet<string> = new Set(['username', 'name', 'baseUrl']);
 
 /** `sk-…7f3a`: enough to recognise a secret, never enough to use it. */
 export function mask(value: string): string {

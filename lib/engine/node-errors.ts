@@ -1,4 +1,5 @@
 import type { ErrorJson } from '../../db/types.js';
+import { cleanText } from './storable-text.js';
 
 /** Failures that would fail the same way again: no retry, whatever the node's retry policy. */
 const PERMANENT = new Set([
@@ -38,18 +39,62 @@ export interface ClassifiedError {
 export function classifyError(err: unknown): ClassifiedError {
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'provider_error';
   const message = err instanceof Error ? err.message : String(err);
-  return { error: { code, message: message.slice(0, 2000) }, retryable: !PERMANENT.has(code) };
+  // The message is recorded: what jsonb refuses in it (a target's NUL, a lone surrogate) must not make the failure unrecordable.
+  return { error: { code, message: cleanText(message.slice(0, 2000)) }, retryable: !PERMANENT.has(code) };
 }
 
-/** Replaces every occurrence of a secret in strings anywhere inside `value`. */
+export const REDACTED = '[redacted]';
+
+/**
+ * Replaces every occurrence of a secret in every string inside `value`, object keys included
+ * (a target may echo a token as a JSON key or as a response header's name). Matching ignores
+ * case: HTTP lower-cases header names, and a token with its case folded is still most of the token.
+ *
+ * Two keys can collapse to one once redacted (`{"Bearer s3cr3t": 1, "Bearer [redacted]": 2}`).
+ * Neither is dropped: keys that redaction left alone keep their names, and each redacted key
+ * that would collide takes the first free `<key> (2)`, `<key> (3)`, … so the output keeps as
+ * many members as the input. Iterative (a hostile target can nest its JSON deeply) and
+ * returns a copy: the input is not modified.
+ */
 export function redactSecrets<T>(value: T, secrets: readonly string[]): T {
-  const usable = secrets.filter((s) => s.length >= 4);
+  // Longest first, so a secret containing another (user:password, password) is replaced whole.
+  const usable = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
   if (usable.length === 0) return value;
-  const scrub = (v: unknown): unknown => {
-    if (typeof v === 'string') return usable.reduce((acc, s) => acc.split(s).join('[redacted]'), v);
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
-    return v;
+  const pattern = new RegExp(usable.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
+  const scrub = (s: string) => s.replace(pattern, REDACTED);
+
+  const copies = new Map<object, unknown>();
+  const pending: [source: object, copy: Record<string, unknown> | unknown[]][] = [];
+  const copyOf = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrub(v);
+    if (v === null || typeof v !== 'object') return v;
+    const seen = copies.get(v);
+    if (seen !== undefined) return seen; // shared (or cyclic) references stay shared, and are walked once
+    const copy = Array.isArray(v) ? new Array<unknown>(v.length) : {};
+    copies.set(v, copy);
+    pending.push([v, copy]);
+    return copy;
   };
-  return scrub(value) as T;
+
+  const root = copyOf(value);
+  while (pending.length > 0) {
+    const [source, copy] = pending.pop()!;
+    if (Array.isArray(copy)) {
+      (source as unknown[]).forEach((item, i) => (copy[i] = copyOf(item)));
+      continue;
+    }
+    const entries = Object.entries(source);
+    const names = entries.map(([key]) => scrub(key));
+    const taken = new Set(entries.flatMap(([key], i) => (names[i] === key ? [key] : [])));
+    entries.forEach(([key, item], i) => {
+      let name = names[i]!;
+      if (name !== key) {
+        for (let n = 2; taken.has(name); n++) name = `${names[i]} (${n})`;
+        taken.add(name);
+      }
+      // defineProperty, not assignment: an own "__proto__" key from JSON stays a key.
+      Object.defineProperty(copy, name, { value: copyOf(item), enumerable: true, writable: true, configurable: true });
+    });
+  }
+  return root as T;
 }

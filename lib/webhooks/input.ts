@@ -1,5 +1,6 @@
 import type { JsonValue } from '../../db/types.js';
 import { badRequest } from '../errors.js';
+import { assertStorable } from '../json-storable.js';
 
 /**
  * A webhook request as a run's input: `{method, headers, query, body}`. Credentials the caller
@@ -19,7 +20,10 @@ export function webhookInput(req: WebhookRequest): JsonValue {
   req.headers.forEach((value, name) => {
     if (!DROPPED_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
   });
-  return storable({ method: req.method, headers, query: multiMap(req.url.searchParams), body: parseBody(req.headers.get('content-type'), req.rawBody) });
+  const input: JsonValue = { method: req.method, headers, query: multiMap(req.url.searchParams), body: parseBody(req.headers.get('content-type'), req.rawBody) };
+  // The API's rule (lib/json-storable.ts) over the whole input: a bad body number is a 400 at /body/…
+  assertStorable(input);
+  return input;
 }
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
@@ -45,26 +49,6 @@ export function parseBody(contentType: string | null, raw: Uint8Array): JsonValu
     return value;
   }
   return FORM_TYPE.test(type) ? multiMap(new URLSearchParams(text)) : text;
-}
-
-export const MAX_BODY_DEPTH = 64;
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
-/** Refuses what PostgreSQL's jsonb cannot hold (NUL, lone surrogates) or nesting no walk should follow. */
-function storable(root: JsonValue): JsonValue {
-  const stack: [unknown, number][] = [[root, 0]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) throw badRequest('NUL characters (\\u0000) cannot be stored: remove them.', undefined, 'nul_character');
-      if (LONE_SURROGATE.test(value)) throw badRequest('Unpaired UTF-16 surrogates cannot be stored.', undefined, 'invalid_unicode');
-      continue;
-    }
-    if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_BODY_DEPTH) throw badRequest(`JSON nested deeper than ${MAX_BODY_DEPTH} levels is refused.`, undefined, 'too_deep');
-    for (const [key, child] of Object.entries(value)) stack.push([key, depth + 1], [child, depth + 1]);
-  }
-  return root;
 }
 
 /** Repeated keys become arrays (`?tag=a&tag=b` → `{tag: ["a","b"]}`). */

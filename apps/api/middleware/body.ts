@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Config } from '../../../lib/config.js';
 import { AppError, badRequest, tooLarge } from '../../../lib/errors.js';
+import { assertStorable } from '../../../lib/json-storable.js';
 import type { ApiEnv } from '../context.js';
 
 /** Every route's body cap: room for the largest run input (JSON-escaped), and never under 2 MiB. */
@@ -27,19 +28,19 @@ export function limitBody(maxBytes: number, opts: { except?: string } = {}): Mid
 }
 
 /** Deeper than any workflow or run input needs; bounds every recursive walk after this one. */
-export const MAX_JSON_DEPTH = 64;
+export { MAX_JSON_DEPTH } from '../../../lib/json-storable.js';
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const unsupported = () =>
   new AppError(415, 'unsupported_media_type', 'Send the body as JSON with `Content-Type: application/json` (UTF-8).');
 
 /**
- * The JSON API's edge: a non-empty body must be UTF-8 JSON declared as such, and must hold
- * nothing PostgreSQL's jsonb refuses (NUL, lone surrogates) or that would exhaust a recursive
- * walk. An empty body counts as none, so optional-body routes work without a Content-Type.
+ * The JSON API's edge: a non-empty body must be UTF-8 JSON declared as such, and must be
+ * storable as sent (lib/json-storable.ts: no NUL or lone surrogates, no number beyond a double's
+ * range, no absurd nesting). Every /v1 body passes here: run inputs, workflow definitions,
+ * signal payloads. An empty body counts as none, so optional-body routes work without a Content-Type.
  */
 export function jsonBodies(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
@@ -66,46 +67,10 @@ export function jsonBodies(): MiddlewareHandler<ApiEnv> {
     } catch (err) {
       throw badRequest(`The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, undefined, 'malformed_json');
     }
-    const problem = unstorable(value);
-    if (problem) throw badRequest(problem.message, [{ pointer: problem.pointer, message: problem.message }], problem.code);
+    assertStorable(value);
     // Hono's body cache already holds the bytes (arrayBuffer() above); the decoded text joins it,
     // so the route's validator reads it from memory rather than a rebuilt Request.
     (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text); // Hono keeps promises there; its type says values
     await next();
   };
-}
-
-interface Unstorable { code: 'nul_character' | 'invalid_unicode' | 'too_deep'; pointer: string; message: string }
-
-const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
-
-function checkString(s: string, pointer: string): Unstorable | undefined {
-  if (s.includes('\u0000')) return { code: 'nul_character', pointer, message: 'NUL characters (\\u0000) cannot be stored: remove them.' };
-  if (LONE_SURROGATE.test(s)) return { code: 'invalid_unicode', pointer, message: 'Unpaired UTF-16 surrogates (\\ud800-\\udfff) cannot be stored.' };
-  return undefined;
-}
-
-/** Iterative, so a hostile nesting depth cannot overflow the stack before it is measured. */
-function unstorable(root: unknown): Unstorable | undefined {
-  const stack: [unknown, string, number][] = [[root, '', 0]];
-  while (stack.length > 0) {
-    const [value, pointer, depth] = stack.pop()!;
-    if (typeof value === 'string') {
-      const bad = checkString(value, pointer || '/');
-      if (bad) return bad;
-      continue;
-    }
-    if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_JSON_DEPTH) return { code: 'too_deep', pointer: pointer || '/', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels is refused.` };
-    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
-    for (const [key, child] of entries) {
-      const at = `${pointer}/${escapePointer(key)}`;
-      if (!Array.isArray(value)) {
-        const bad = checkString(key, at);
-        if (bad) return bad;
-      }
-      stack.push([child, at, depth + 1]);
-    }
-  }
-  return undefined;
 }
