@@ -179,6 +179,14 @@ export interface WebhookRateWindowsTable {
   count: number;
 }
 
+/** UNLOGGED: failed webhook signature attempts per path and client address, fixed one-minute windows (migration 0008). */
+export interface WebhookFailureWindowsTable {
+  path: string;
+  client: string;
+  window_start: Timestamp;
+  count: number;
+}
+
 /** UNLOGGED: runs a web process streams live, so the run_events trigger NOTIFYs for them (migration 0005). */
 export interface RunEventWatchesTable {
   run_id: string;
@@ -218,6 +226,7 @@ export interface DB {
   audit_log: AuditLogTable;
   api_key_rate_windows: ApiKeyRateWindowsTable;
   webhook_rate_windows: WebhookRateWindowsTable;
+  webhook_failure_windows: WebhookFailureWindowsTable;
   run_event_watches: RunEventWatchesTable;
   workers: WorkersTable;
 }

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Database } from './database.js';
 
 /** The live (not archived) workflow whose latest version declares this webhook path. */
@@ -10,10 +9,4 @@ export async function findWorkflowByWebhookPath(db: Database, path: string) {
     .where('w.webhook_path', '=', path)
     .where('w.archived_at', 'is', null)
     .executeTakeFirst();
-}
-
-/** Forgets windows that ended: paths no longer called keep no row. */
-export async function pruneWebhookWindows(db: Database): Promise<number> {
-  const res = await db.deleteFrom('webhook_rate_windows').where('window_start', '<', sql<Date>`date_trunc('minute', now())`).executeTakeFirst();
-  return Number(res.numDeletedRows);
 }

@@ -29,6 +29,8 @@ describe('loadConfig', () => {
       QUEUE_PREFIX: 'conveyor',
       HTTP_ALLOW_HOSTS: [],
       WEBHOOK_WAIT_MS: 30_000,
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: 600,
+      WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: 60,
       DATABASE_PREPARED_STATEMENTS: true,
     });
     expect(c.REDIS_URL).toBeUndefined();
@@ -60,6 +62,11 @@ describe('loadConfig', () => {
 
   it('turns prepared statements off with false', () => {
     expect(loadConfig({ ...valid, DATABASE_PREPARED_STATEMENTS: 'false' }).DATABASE_PREPARED_STATEMENTS).toBe(false);
+  });
+
+  it('takes the failed-signature budget as a whole number of at least 1', () => {
+    expect(loadConfig({ ...valid, WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: '5' }).WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE).toBe(5);
+    for (const bad of ['0', '-1', '2.5', 'many']) expect(problems({ ...valid, WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: bad }).join(), bad).toContain('WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE');
   });
 
   it('parses comma lists', () => {

@@ -49,6 +49,9 @@ const envSchema = z.object({
   WEBHOOK_WAIT_MS: intFrom(0, 300_000).default(30_000),
   // Requests per minute one webhook path accepts (across all web processes): a leaked URL cannot flood the queue.
   WEBHOOK_RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000).default(600),
+  // Wrong or missing signatures per minute one client address may send a webhook path before 429: generous for a
+  // sender fixing its secret, while a flood is answered from memory. Valid signatures never count here.
+  WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: intFrom(1, 1_000_000).default(60),
   // A cron tick first delivered later than this (every scheduler was down) is missed: catchUp decides.
   SCHEDULE_MISFIRE_GRACE_MS: intFrom(100, 3_600_000).default(2_000),
   // workflow.run nesting limit: a workflow that calls itself ends with a clear error, not a fork bomb.

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { pruneFinishedRuns } from '../../db/retention.js';
-import { pruneWebhookWindows } from '../../db/webhooks.js';
+import { pruneRateWindows } from '../../db/rate-windows.js';
 import type { Config } from '../../lib/config.js';
 import type { EngineDeps } from '../../lib/engine/deps.js';
 import { sweep } from '../../lib/engine/sweeper.js';
@@ -38,7 +38,7 @@ export function startHousekeeping(deps: EngineDeps, config: Pick<Config, 'RETENT
   const prune = async () => {
     try {
       const result = await pruneFinishedRuns(deps.db, { olderThanDays: config.RETENTION_DAYS });
-      const windows = await pruneWebhookWindows(deps.db);
+      const windows = (await pruneRateWindows(deps.db, 'webhookPath')) + (await pruneRateWindows(deps.db, 'webhookFailure'));
       if (result.deleted > 0) log.info({ ...result, retentionDays: config.RETENTION_DAYS, rateWindows: windows }, 'pruned finished runs past retention');
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'retention pass failed; the next one retries');

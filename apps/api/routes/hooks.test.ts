@@ -8,12 +8,16 @@ const errorShape = expect.objectContaining({ error: expect.objectContaining({ co
 
 describe.each(backends())('webhooks on the %s backend', (backend) => {
   let stack: TestStack;
-  /** A webhook call as the outside world makes it: no API key, any body and headers. */
-  const hook = async (path: string, init: { body?: string; headers?: Record<string, string>; query?: string; app?: ReturnType<typeof createApp> } = {}) => {
-    const res = await (init.app ?? stack.app).request(`/hooks/${path}${init.query ?? ''}`, { method: 'POST', body: init.body, headers: init.headers });
+  /** A webhook call as the outside world makes it: no API key, any body and headers; `from` is the socket's peer address. */
+  const hook = async (path: string, init: { body?: string; headers?: Record<string, string>; query?: string; app?: ReturnType<typeof createApp>; from?: string } = {}) => {
+    // @hono/node-server hands the handler its IncomingMessage as `env.incoming`; getConnInfo reads the socket there.
+    const env = init.from ? { incoming: { socket: { remoteAddress: init.from } } } : undefined;
+    const res = await (init.app ?? stack.app).request(`/hooks/${path}${init.query ?? ''}`, { method: 'POST', body: init.body, headers: init.headers }, env);
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
+  /** An app with its own config, standing for another web process: it shares only Postgres and the queues. */
+  const withConfig = (overrides: Partial<TestStack['config']>) => createApp({ ...appDeps(stack), config: { ...stack.config, ...overrides } });
   const echo = (name: string, webhook: Record<string, string>) => ({ name, nodes: [{ id: 'echo', type: 'transform', params: { value: '{{ input }}' } }], webhook });
 
   beforeAll(async () => {
@@ -23,6 +27,8 @@ describe.each(backends())('webhooks on the %s backend', (backend) => {
       echo('signed', { path: `signed-${backend}`, secret: 'hook-secret' }),
       echo('orphan', { path: `orphan-${backend}`, secret: 'no-such-credential' }),
       echo('limited', { path: `limited-${backend}`, secret: 'hook-secret' }),
+      echo('flooded', { path: `flooded-${backend}`, secret: 'hook-secret' }),
+      echo('guarded', { path: `guarded-${backend}`, secret: 'hook-secret' }),
       { name: 'slow', nodes: [{ id: 'nap', type: 'delay', params: { ms: 3000 } }], webhook: { path: `slow-${backend}` } },
     ]) {
       const res = await stack.request('POST', '/v1/workflows', { body: def });
@@ -147,24 +153,74 @@ describe.each(backends())('webhooks on the %s backend', (backend) => {
 
   it('rate-limits each path with 429 and Retry-After, counted across web processes', async () => {
     // Two app instances stand for two web processes: they share no memory, only Postgres, where the count lives.
-    const limited = (n: number) => createApp({ ...appDeps(stack), config: { ...stack.config, WEBHOOK_RATE_LIMIT_PER_MINUTE: n } });
-    const [a, b] = [limited(3), limited(3)];
-    // A fixed window resets on the minute: start well inside one.
-    if (new Date().getSeconds() > 50) await new Promise((r) => setTimeout(r, (61 - new Date().getSeconds()) * 1000));
-    const path = `limited-${backend}`; // counted before the signature: floods of bad requests are limited too
+    const [a, b] = [withConfig({ WEBHOOK_RATE_LIMIT_PER_MINUTE: 3 }), withConfig({ WEBHOOK_RATE_LIMIT_PER_MINUTE: 3 })];
+    await insideOneMinute();
+    const path = `limited-${backend}`;
     const statuses = [];
-    for (const app of [a, b, a]) statuses.push((await hook(path, { app, body: '{}' })).status);
-    expect(statuses).toEqual([401, 401, 401]);
-    const limitedRes = await hook(path, { app: b, body: '{}' });
+    for (const app of [a, b, a]) statuses.push((await hook(path, { app, ...signed('{}') })).status);
+    expect(statuses).toEqual([202, 202, 202]);
+    const limitedRes = await hook(path, { app: b, ...signed('{}') });
     expect(limitedRes.status).toBe(429);
     expect(limitedRes.body.error.code).toBe('rate_limited');
     const retryAfter = Number(limitedRes.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    // Another path has its own window (called once before, in the fail-closed test).
-    expect((await hook(`orphan-${backend}`, { app: a, body: '{}' })).status).toBe(401);
+    // Another path has its own window (one delivery before, in the signature test).
+    expect((await hook(`signed-${backend}`, { app: a, ...signed('{}') })).status).toBe(202);
+  });
+
+  it('counts only correctly signed deliveries against the path: a flood of bad signatures cannot lock out the sender', async () => {
+    const app = withConfig({ WEBHOOK_RATE_LIMIT_PER_MINUTE: 3 });
+    await insideOneMinute();
+    const path = `flooded-${backend}`;
+    const runsBefore = await stack.db.selectFrom('runs').select('id').execute();
+    const flood = [];
+    for (let i = 0; i < 8; i++) {
+      flood.push((await hook(path, { app, body: '{}', headers: { 'content-type': 'application/json', 'x-signature': sign('guess', `${i}`) }, from: `192.0.2.${i + 1}` })).status);
+    }
+    expect(await stack.db.selectFrom('runs').select('id').execute()).toHaveLength(runsBefore.length);
+    const real = await hook(path, { app, ...signed('{"order":1}'), from: '198.51.100.7' });
+    expect({ flood, real: real.status }).toEqual({ flood: Array(8).fill(401), real: 202 });
+    expect((await waitForRun(stack, real.body.runId)).input.body).toEqual({ order: 1 });
+  });
+
+  it('limits failed signatures per client address with 429 and Retry-After, never refusing a valid signature', async () => {
+    // Two processes again: the failure count lives in Postgres too.
+    const [a, b] = [withConfig({ WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: 3 }), withConfig({ WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE: 3 })];
+    await insideOneMinute();
+    const path = `guarded-${backend}`;
+    const bad = { body: '{}', headers: { 'content-type': 'application/json', 'x-signature': sign('guess', '{}') } };
+    // Two addresses of one IPv6 /64 share a budget: rotating within it gains nothing.
+    const attacker = ['2001:db8:1:2::a', '2001:db8:1:2:ffff::b'];
+    const statuses = [];
+    for (const [i, app] of [a, b, a].entries()) statuses.push((await hook(path, { app, ...bad, from: attacker[i % 2] })).status);
+    expect(statuses).toEqual([401, 401, 401]);
+    for (const app of [b, a]) {
+      const refused = await hook(path, { app, ...bad, from: attacker[1] });
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('rate_limited');
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    // The real sender elsewhere is unaffected, a valid signature from the exhausted address too
+    // (behind a proxy every caller shares one address), and another address keeps its own budget.
+    expect((await hook(path, { app: a, ...signed('{"n":1}'), from: '198.51.100.7' })).status).toBe(202);
+    expect((await hook(path, { app: a, ...signed('{"n":2}'), from: attacker[0] })).status).toBe(202);
+    expect((await hook(path, { app: b, ...bad, from: '198.51.100.7' })).status).toBe(401);
+    expect((await hook(path, { app: b, ...bad, from: '2001:db8:1:3::a' })).status).toBe(401);
   });
 });
+
+/** A correctly signed JSON request for the `hook-secret` webhooks. */
+function signed(body: string) {
+  return { body, headers: { 'content-type': 'application/json', 'x-signature': sign('s3cret-value', body) } };
+}
+
+/** Fixed windows reset on the minute: start well inside one. */
+async function insideOneMinute() {
+  if (new Date().getSeconds() > 50) await new Promise((r) => setTimeout(r, (61 - new Date().getSeconds()) * 1000));
+}
 
 function appDeps(stack: TestStack) {
   return { db: stack.db, queues: stack.queues, config: stack.config, log: stack.log, engine: stack.engine, queueNames: [] };

@@ -1,4 +1,6 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { findWorkflowByWebhookPath } from '../../../db/webhooks.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../../lib/auth/webhook-signature.js';
 import { credentialResolver } from '../../../lib/credentials/resolver.js';
@@ -6,7 +8,7 @@ import { createKeyring } from '../../../lib/crypto.js';
 import { startRun } from '../../../lib/engine/start-run.js';
 import { AppError, notFound, tooLarge } from '../../../lib/errors.js';
 import { webhookInput } from '../../../lib/webhooks/input.js';
-import { checkWebhookRate } from '../../../lib/webhooks/rate-limit.js';
+import { checkWebhookRate, clientKey, failedSignatureLimiter } from '../../../lib/webhooks/rate-limit.js';
 import { waitForRunEnd } from '../../../lib/webhooks/wait.js';
 import { NAME_PATTERN } from '../../../lib/workflows/definition.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
@@ -33,9 +35,21 @@ const hook = defineRoute('public', {
     401: json('signature missing or wrong'),
     404: json('no webhook at this path'),
     413: json('body too large'),
-    429: json('rate limited (Retry-After)'),
+    429: json("rate limited (Retry-After): valid deliveries past the path's limit, or too many bad signatures from one address"),
   },
 });
+
+/**
+ * The TCP peer's address, or undefined without a socket (`app.request` in tests). X-Forwarded-For
+ * is not read: anyone can send it, and a forged one would let a flood pose as the real sender.
+ */
+function peerAddress(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined;
+  }
+}
 
 const badSignature = () =>
   new AppError(401, 'invalid_signature', `This webhook is signed: send \`X-Signature: sha256=<hex HMAC-SHA256 of the raw body>\` keyed with its hmac secret.`);
@@ -44,6 +58,7 @@ export function hookRoutes({ db, engine, config }: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const credentials = credentialResolver(db, createKeyring(config.ENCRYPTION_KEYS));
   const limitMessage = `Webhook bodies are limited to ${config.MAX_RUN_INPUT_BYTES} bytes (MAX_RUN_INPUT_BYTES).`;
+  const recordFailure = failedSignatureLimiter(db, config.WEBHOOK_FAILED_ATTEMPTS_PER_MINUTE);
 
   app.openapi(hook, async (c) => {
     const { path } = c.req.valid('param');
@@ -51,22 +66,34 @@ export function hookRoutes({ db, engine, config }: ApiDeps) {
     if (!NAME_PATTERN.test(path)) throw unknown();
     const wf = await findWorkflowByWebhookPath(db, path);
     if (!wf) throw unknown();
-    await checkWebhookRate(db, path, config.WEBHOOK_RATE_LIMIT_PER_MINUTE);
-
     if (Number(c.req.header('content-length') ?? 0) > config.MAX_RUN_INPUT_BYTES) throw tooLarge(limitMessage);
-    const raw = new Uint8Array(await c.req.arrayBuffer());
-    if (raw.byteLength > config.MAX_RUN_INPUT_BYTES) throw tooLarge(limitMessage);
 
+    // The path's budget is spent only by authenticated deliveries: were it counted first, anyone
+    // could use it up with bad signatures and lock the real sender out. Unsigned, every request is
+    // a delivery, so it counts before the body is read, as a flood's cheapest refusal.
     const secretName = (wf.definition.webhook as { secret?: string } | undefined)?.secret;
+    let secret: string | undefined;
     if (secretName) {
       const credential = await credentials(wf.workspace_id, secretName);
-      const secret = credential?.type === 'hmac' ? credential.data.secret : undefined;
+      secret = credential?.type === 'hmac' ? credential.data.secret : undefined;
       if (!secret) {
         // Fail closed: a signed webhook whose secret is gone accepts nothing.
         c.get('log').warn({ workflowId: wf.id, credential: secretName }, 'webhook secret names no hmac credential: refusing every request until it exists');
         throw badSignature();
       }
-      if (!verifySignature(c.req.header(SIGNATURE_HEADER), raw, secret)) throw badSignature();
+    } else {
+      await checkWebhookRate(db, path, config.WEBHOOK_RATE_LIMIT_PER_MINUTE);
+    }
+
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    if (raw.byteLength > config.MAX_RUN_INPUT_BYTES) throw tooLarge(limitMessage);
+    if (secret) {
+      // Verified before any failure budget is consulted, so a valid signature is never refused
+      // by it, even from an address (a shared proxy's) that a flood of bad ones has exhausted.
+      if (!verifySignature(c.req.header(SIGNATURE_HEADER), raw, secret)) {
+        throw (await recordFailure(path, clientKey(peerAddress(c)), c.get('log'))) ?? badSignature();
+      }
+      await checkWebhookRate(db, path, config.WEBHOOK_RATE_LIMIT_PER_MINUTE);
     }
 
     const input = webhookInput({ method: c.req.method, headers: c.req.raw.headers, url: new URL(c.req.url), rawBody: raw });
