@@ -28,3 +28,13 @@ export async function translateUnique<T>(fn: () => Promise<T>): Promise<T> {
     throw err;
   }
 }
+
+/**
+ * A value PostgreSQL will never accept, however often it is sent: data exceptions (class 22:
+ * a character jsonb refuses, a number out of range) and program limits (class 54: a value too
+ * large). Retrying the same statement cannot help.
+ */
+export function isUnstorableValue(err: unknown): boolean {
+  const code = (err as PgError | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
+}

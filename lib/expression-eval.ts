@@ -18,19 +18,36 @@ export interface ExpressionScope {
 export interface EvalOptions {
   /** Named in error messages, with the param's pointer and the expression. */
   nodeId: string;
-  /** Per evaluation (default EXPRESSION_TIMEOUT_MS). */
+  /** Per expression (default EXPRESSION_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Evaluation time all of one request's expressions may take together (default
+   * EXPRESSION_BUDGET_MS): a node with a thousand cheap expressions is stopped like one slow one.
+   */
+  budgetMs?: number;
+  /** Size all of one request's expression results may reach together (default EXPRESSION_MAX_BYTES). */
+  maxBytes?: number;
 }
 
-/** Told before each expression is evaluated: the sandbox's watchdog uses it. */
-export type OnEvaluate = (where: string) => void;
+/**
+ * Told around each expression: the sandbox thread marks the expression for its watchdog
+ * before, and after lets other requests' expressions run (so nodes interleave, one expression
+ * at a time, rather than queue whole).
+ */
+export interface EvalHooks {
+  before?(where: string): void;
+  after?(): void | Promise<void>;
+}
 
 export const EXPRESSION_TIMEOUT_MS = 100;
+export const EXPRESSION_BUDGET_MS = 1_000;
+/** Far above any real node's params, far below what could hurt a worker. */
+export const EXPRESSION_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_STACK = 200;
 const MAX_SEQUENCE = 100_000;
 
 export class ExpressionError extends Error {
-  constructor(readonly code: 'expression_error' | 'expression_timeout', message: string) {
+  constructor(readonly code: 'expression_error' | 'expression_timeout' | 'output_too_large', message: string) {
     super(message);
     this.name = 'ExpressionError';
   }
@@ -69,17 +86,21 @@ export const where = (nodeId: string, pointer: string, source: string) => `node 
 export const timeoutMessage = (at: string, timeoutMs: number) => `${at} ran longer than ${timeoutMs} ms`;
 
 /** Resolves every template inside `value`, returning a copy; strings without `{{` stay as they are. */
-export async function resolveTemplates(value: unknown, scope: ExpressionScope, pointer: string, opts: EvalOptions, onEvaluate?: OnEvaluate): Promise<unknown> {
-  if (typeof value === 'string') return hasTemplate(value) ? resolveString(value, scope, pointer, opts, onEvaluate) : value;
+export function resolveTemplates(value: unknown, scope: ExpressionScope, pointer: string, opts: EvalOptions, hooks: EvalHooks = {}): Promise<unknown> {
+  return resolveValue(value, scope, pointer, new Meter(opts, hooks));
+}
+
+async function resolveValue(value: unknown, scope: ExpressionScope, pointer: string, m: Meter): Promise<unknown> {
+  if (typeof value === 'string') return hasTemplate(value) ? resolveString(value, scope, pointer, m) : value;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     // One at a time: the watchdog times one expression, not a crowd of them.
-    for (const [i, v] of value.entries()) out.push(await resolveTemplates(v, scope, `${pointer}/${i}`, opts, onEvaluate));
+    for (const [i, v] of value.entries()) out.push(await resolveValue(v, scope, `${pointer}/${i}`, m));
     return out;
   }
   if (value && typeof value === 'object') {
     const entries: [string, unknown][] = [];
-    for (const [k, v] of Object.entries(value)) entries.push([k, await resolveTemplates(v, scope, `${pointer}/${escapePointer(k)}`, opts, onEvaluate)]);
+    for (const [k, v] of Object.entries(value)) entries.push([k, await resolveValue(v, scope, `${pointer}/${escapePointer(k)}`, m)]);
     return Object.fromEntries(entries);
   }
   return value;
@@ -89,10 +110,10 @@ export async function resolveTemplates(value: unknown, scope: ExpressionScope, p
  * A node's `when`: a `{{ }}` template or a bare expression, cast to boolean the JSONata way
  * (empty string, 0, null, empty array or object: false). A missing field is simply false.
  */
-export async function evaluateGuard(when: string, scope: ExpressionScope, opts: EvalOptions, onEvaluate?: OnEvaluate): Promise<boolean> {
+export async function evaluateGuard(when: string, scope: ExpressionScope, opts: EvalOptions, hooks: EvalHooks = {}): Promise<boolean> {
   const source = guardSource(when);
   if (source === undefined) throw new ExpressionError('expression_error', `node '${opts.nodeId}': /when must be a single {{ expression }}`);
-  return truthy(await evaluate(source, scope, '/when', opts, onEvaluate));
+  return truthy(await evaluate(source, scope, '/when', new Meter(opts, hooks)));
 }
 
 /** The expression a `when` holds: the one `{{ }}` it is, or the whole string; undefined for text around or between `{{ }}`. */
@@ -100,39 +121,106 @@ export function guardSource(when: string): string | undefined {
   return hasTemplate(when) ? singleExpression(splitTemplate(when)) : when;
 }
 
-async function resolveString(text: string, scope: ExpressionScope, pointer: string, opts: EvalOptions, onEvaluate?: OnEvaluate): Promise<unknown> {
+async function resolveString(text: string, scope: ExpressionScope, pointer: string, m: Meter): Promise<unknown> {
+  const opts = m.opts;
   const parts = splitTemplate(text);
   const raw = singleExpression(parts);
-  if (raw !== undefined) return required(await evaluate(raw, scope, pointer, opts, onEvaluate), raw, pointer, opts);
+  if (raw !== undefined) return required(await evaluate(raw, scope, pointer, m), raw, pointer, opts);
   let out = '';
   for (const part of parts) {
     if (part.kind === 'text') out += part.text;
     else {
-      const v = required(await evaluate(part.source, scope, pointer, opts, onEvaluate), part.source, pointer, opts);
+      const v = required(await evaluate(part.source, scope, pointer, m), part.source, pointer, opts);
       out += typeof v === 'string' ? v : JSON.stringify(v);
     }
   }
   return out;
 }
 
-async function evaluate(source: string, scope: ExpressionScope, pointer: string, opts: EvalOptions, onEvaluate?: OnEvaluate): Promise<unknown> {
-  const at = where(opts.nodeId, pointer, source);
-  const timeoutMs = opts.timeoutMs ?? EXPRESSION_TIMEOUT_MS;
+async function evaluate(source: string, scope: ExpressionScope, pointer: string, m: Meter): Promise<unknown> {
+  const at = where(m.opts.nodeId, pointer, source);
+  const timeoutMs = m.opts.timeoutMs ?? EXPRESSION_TIMEOUT_MS;
   let expr: Compiled;
   try {
     expr = compile(source, timeoutMs);
   } catch (err) {
     throw new ExpressionError('expression_error', `${at} does not parse: ${describe(err)}`);
   }
-  onEvaluate?.(at);
+  m.start(at);
+  let value: unknown;
   try {
-    return normalise(await expr.evaluate(scope));
+    value = normalise(await expr.evaluate(scope));
   } catch (err) {
     const code = (err as JsonataFailure).code;
     if (code === 'D1012') throw new ExpressionError('expression_timeout', timeoutMessage(at, timeoutMs));
     if (code === 'D1011') throw new ExpressionError('expression_error', `${at} recursed deeper than ${MAX_STACK} levels`);
     throw new ExpressionError('expression_error', `${at} failed: ${describe(err)}`);
+  } finally {
+    await m.stop();
   }
+  m.count(value, at);
+  return value;
+}
+
+/**
+ * One request's spend: evaluation time against its budget, result size against its cap. Sizes
+ * are measured here, where the value was made, before anything copies or serialises it: a
+ * 450-million-character string costs V8 little until it is flattened, and a lot after.
+ */
+class Meter {
+  private ms = 0;
+  private bytes = 0;
+  private since = 0;
+  readonly budgetMs: number;
+  readonly maxBytes: number;
+
+  constructor(readonly opts: EvalOptions, private readonly hooks: EvalHooks) {
+    this.budgetMs = opts.budgetMs ?? EXPRESSION_BUDGET_MS;
+    this.maxBytes = opts.maxBytes ?? EXPRESSION_MAX_BYTES;
+  }
+
+  start(at: string): void {
+    if (this.ms > this.budgetMs) {
+      throw new ExpressionError('expression_timeout', `node '${this.opts.nodeId}': its expressions ran ${Math.round(this.ms)} ms, past their budget of ${this.budgetMs} ms (stopped before ${at.slice(at.indexOf(': ') + 2)})`);
+    }
+    this.hooks.before?.(at);
+    this.since = performance.now();
+  }
+
+  async stop(): Promise<void> {
+    this.ms += performance.now() - this.since;
+    await this.hooks.after?.();
+  }
+
+  count(value: unknown, at: string): void {
+    this.bytes = sizeWithin(value, this.maxBytes - this.bytes, this.bytes);
+    if (this.bytes > this.maxBytes) {
+      throw new ExpressionError('output_too_large', `${at}: the expressions' results reached more than ${this.maxBytes} bytes, the most a node's expressions may produce`);
+    }
+  }
+}
+
+/**
+ * `used` plus an estimate of `value`'s JSON size (string lengths, 8 a scalar), walked without
+ * flattening a string or recursing, and given up as soon as it passes `room`.
+ */
+function sizeWithin(value: unknown, room: number, used: number): number {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && size <= room) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (Array.isArray(v)) {
+      size += 2 + v.length;
+      for (const item of v) stack.push(item);
+    } else if (v && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        size += k.length + 4;
+        stack.push(item);
+      }
+    } else size += 8;
+  }
+  return used + size;
 }
 
 function required(value: unknown, source: string, pointer: string, opts: EvalOptions): unknown {

@@ -1,34 +1,31 @@
-import { Worker } from 'node:worker_threads';
 import type { ErrorDetail } from './errors.js';
 import {
+  EXPRESSION_BUDGET_MS,
   EXPRESSION_TIMEOUT_MS,
   ExpressionError,
   compile,
   describe,
   escapePointer,
   guardSource,
-  timeoutMessage,
   type EvalOptions,
   type ExpressionScope,
 } from './expression-eval.js';
-import type { SandboxReply, SandboxRequest } from './expression-thread.js';
+import { SandboxPool } from './expression-pool.js';
 import { TemplateSyntaxError, hasTemplate, splitTemplate } from './templates.js';
 
 /**
  * Expressions: `{{ JSONata }}` inside string params and `when` guards, evaluated over
  * `{input, nodes: {<id>: {output, status}}, run}`. JSONata has no I/O, no globals and no way to
- * reach Node; `$eval` is replaced so a string cannot become code. Evaluation runs in a worker
- * thread with a memory cap, one expression at a time: JSONata's guardrails stop loops and deep
- * recursion after `timeoutMs`, and a watchdog here terminates the thread when a built-in blocks
- * past it (a catastrophic regex, `$distinct` over 100k items), so no expression can stall or
- * crash the worker process. Parsing (checkExpressions) stays on the calling thread.
+ * reach Node; `$eval` is replaced so a string cannot become code. Evaluation runs in a small pool
+ * of worker threads with a memory cap (lib/expression-pool.ts): JSONata's guardrails stop loops
+ * and deep recursion after `timeoutMs`, a watchdog terminates a thread whose built-in blocks past
+ * it (a catastrophic regex, `$distinct` over 100k items), a node's expressions share a time
+ * budget and a size cap checked inside the thread, and nodes interleave expression by
+ * expression — so no expression can stall, bloat or crash the worker process, nor make other
+ * runs wait long. Parsing (checkExpressions) stays on the calling thread.
  */
-export { EXPRESSION_TIMEOUT_MS, ExpressionError, type EvalOptions, type ExpressionScope };
+export { EXPRESSION_BUDGET_MS, EXPRESSION_TIMEOUT_MS, ExpressionError, type EvalOptions, type ExpressionScope };
 
-/** Heap of the sandbox thread: enough for scopes of many 1 MiB outputs, small enough to fail fast. */
-export const SANDBOX_HEAP_MB = 256;
-/** How long past its time bound a blocked expression may run before its thread is terminated. */
-const WATCHDOG_GRACE_MS = 100;
 
 /** True when `value` (any JSON) holds a `{{ }}` somewhere. */
 export function hasExpressions(value: unknown): boolean {
@@ -88,137 +85,24 @@ function checkSource(source: string, pointer: string, into: ExpressionCheck): vo
   }
 }
 
-/** Resolves every template inside `value`, returning a copy; strings without `{{` stay as they are. */
-export async function resolveTemplates(value: unknown, scope: ExpressionScope, pointer: string, opts: EvalOptions): Promise<unknown> {
+/**
+ * Resolves every template inside `value`, returning a copy; strings without `{{` stay as they are.
+ * `signal` abandons the evaluation (the node's timeout, a cancel).
+ */
+export async function resolveTemplates(value: unknown, scope: ExpressionScope, pointer: string, opts: EvalOptions, signal?: AbortSignal): Promise<unknown> {
   if (!hasExpressions(value)) return value;
-  return sandbox().run({ op: 'resolve', value, scope, pointer, opts });
+  return sandbox.run({ op: 'resolve', value, scope, pointer, opts }, signal);
 }
 
 /**
  * A node's `when`: a `{{ }}` template or a bare expression, cast to boolean the JSONata way
  * (empty string, 0, null, empty array or object: false). A missing field is simply false.
  */
-export async function evaluateGuard(when: string, scope: ExpressionScope, opts: EvalOptions): Promise<boolean> {
-  return sandbox().run({ op: 'guard', when, scope, opts }) as Promise<boolean>;
+export async function evaluateGuard(when: string, scope: ExpressionScope, opts: EvalOptions, signal?: AbortSignal): Promise<boolean> {
+  return sandbox.run({ op: 'guard', when, scope, opts }, signal) as Promise<boolean>;
 }
 
-type Request = SandboxRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-
-interface Pending {
-  id: number;
-  request: Request;
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  /** The expression being evaluated (undefined before the thread reaches one). */
-  where?: string;
-}
-
-/** One thread per process; requests queue and run one at a time. */
-class Sandbox {
-  private thread: Worker | undefined;
-  /** Shared with the thread: when its current expression started (ms), 0 when it is not evaluating. */
-  private clock = new BigInt64Array(new SharedArrayBuffer(8));
-  private readonly queue: Pending[] = [];
-  private current: Pending | undefined;
-  private nextId = 1;
-  private watchdog: NodeJS.Timeout | undefined;
-
-  run(request: Request): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, request, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    if (this.current || this.queue.length === 0) return;
-    const next = this.queue.shift()!;
-    this.current = next;
-    try {
-      const thread = this.ensureThread();
-      thread.postMessage({ ...next.request, id: next.id });
-      thread.ref(); // busy: an answer is owed
-    } catch (err) {
-      this.finish(next, () => next.reject(new ExpressionError('expression_error', `the expression sandbox could not take the request: ${(err as Error).message}`)));
-      return;
-    }
-    this.watchdog ??= setInterval(() => this.check(), 20).unref();
-  }
-
-  private finish(p: Pending, settle: () => void): void {
-    if (this.current !== p) return;
-    this.current = undefined;
-    settle();
-    if (this.queue.length === 0) {
-      // Idle: the thread must not keep a process alive.
-      this.thread?.unref();
-      if (this.watchdog) clearInterval(this.watchdog);
-      this.watchdog = undefined;
-    }
-    this.pump();
-  }
-
-  private check(): void {
-    const p = this.current;
-    const started = Number(Atomics.load(this.clock, 0));
-    if (!p || started === 0) return;
-    const limit = p.request.opts.timeoutMs ?? EXPRESSION_TIMEOUT_MS;
-    if (Date.now() - started <= limit + WATCHDOG_GRACE_MS) return;
-    this.kill();
-    this.finish(p, () => p.reject(new ExpressionError('expression_timeout', timeoutMessage(p.where ?? `node '${p.request.opts.nodeId}': an expression`, limit))));
-  }
-
-  private kill(): void {
-    const t = this.thread;
-    this.thread = undefined;
-    void t?.terminate();
-  }
-
-  private ensureThread(): Worker {
-    if (this.thread) return this.thread;
-    const fromSource = import.meta.url.endsWith('.ts');
-    this.clock = new BigInt64Array(new SharedArrayBuffer(8));
-    const thread = new Worker(new URL(fromSource ? './expression-thread.dev.mjs' : './expression-thread.js', import.meta.url), {
-      workerData: { clock: this.clock },
-      resourceLimits: { maxOldGenerationSizeMb: SANDBOX_HEAP_MB },
-    });
-    thread.on('message', (reply: SandboxReply) => this.onReply(reply));
-    const dead = (why: string) => {
-      if (this.thread !== thread) return;
-      this.thread = undefined;
-      const p = this.current;
-      if (p) this.finish(p, () => p.reject(new ExpressionError('expression_error', `${p.where ?? `node '${p.request.opts.nodeId}'`}: ${why}`)));
-    };
-    thread.on('error', (err: Error & { code?: string }) =>
-      dead(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `used more than the ${SANDBOX_HEAP_MB} MB an evaluation may` : `the expression sandbox failed: ${err.message}`));
-    thread.on('exit', (code) => dead(`the expression sandbox exited (code ${code})`));
-    this.thread = thread;
-    return thread;
-  }
-
-  private onReply(reply: SandboxReply): void {
-    const p = this.current;
-    if (!p || p.id !== reply.id) return;
-    switch (reply.kind) {
-      case 'evaluating':
-        p.where = reply.where;
-        return;
-      case 'done':
-        return this.finish(p, () => p.resolve(reply.value));
-      case 'error':
-        return this.finish(p, () => p.reject(new ExpressionError(reply.code, reply.message)));
-      default:
-        return assertNever(reply);
-    }
-  }
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unexpected sandbox reply ${JSON.stringify(x)}`);
-}
-
-let shared: Sandbox | undefined;
-const sandbox = () => (shared ??= new Sandbox());
+const sandbox = new SandboxPool();
 
 function walkStrings(value: unknown, pointer: string, visit: (text: string, pointer: string) => void): void {
   if (typeof value === 'string') {

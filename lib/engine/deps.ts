@@ -25,6 +25,8 @@ export interface EngineDeps {
   registry: ProviderRegistry;
   settings: ProviderSettings & {
     maxNodeOutputBytes: number;
+    /** What all of one node's expression results may add up to (checked inside the sandbox). */
+    maxExpressionBytes: number;
     maxRunInputBytes: number;
     /** A running node's holder heartbeats every third of this; silent longer, it is presumed dead. */
     nodeLockMs: number;

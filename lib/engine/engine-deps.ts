@@ -31,6 +31,8 @@ export function engineDeps(opts: {
       httpAllowHosts: config.HTTP_ALLOW_HOSTS,
       maxResponseBytes: Math.max(config.MAX_NODE_OUTPUT_BYTES * 4, 1024 * 1024),
       maxNodeOutputBytes: config.MAX_NODE_OUTPUT_BYTES,
+      // A node's params may join several upstream outputs: room for a few, and never a worker's worth.
+      maxExpressionBytes: Math.max(config.MAX_NODE_OUTPUT_BYTES * 4, 4 * 1024 * 1024),
       maxRunInputBytes: config.MAX_RUN_INPUT_BYTES,
       nodeLockMs: config.NODE_LOCK_MS,
       maxRunDepth: config.MAX_RUN_DEPTH,

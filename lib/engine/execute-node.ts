@@ -1,9 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
 import { claimNode, heartbeatNode, nodeResults, requeueRunningNode, type ClaimedNode, type NodeOutcome } from '../../db/node-runs.js';
 import { appendEvents } from '../../db/run-events.js';
+import { isUnstorableValue } from '../../db/errors.js';
 import { lockRun } from '../../db/runs.js';
 import type { JsonValue } from '../../db/types.js';
-import { evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
+import { EXPRESSION_BUDGET_MS, evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
 import type { NodeJob } from '../jobs.js';
 import { Suspension, type Json } from '../providers/types.js';
 import { redactionValues } from '../credentials/secrets.js';
@@ -12,6 +13,7 @@ import { recordOutcome } from './advance.js';
 import { startChildRun } from './child-runs.js';
 import type { EngineDeps } from './deps.js';
 import { NodeError, classifyError, redactSecrets } from './node-errors.js';
+import { cleanText, unstorableEscape } from './storable-text.js';
 import { inStatement, inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
@@ -74,13 +76,33 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
     safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: 'waiting', seconds: ms / 1000 }));
     return { status: 'waiting', attempt: claim.attempts, ms };
   }
-  const outcome = result;
-  const recorded = await inStatement(deps, (ctx) => recordOutcome(ctx, job.runId, job.nodeId, { status: 'running', attempt: claim.attempts }, outcome));
+  const { outcome, recorded } = await recordResult(deps, job, claim.attempts, result, log);
   log.info({ status: outcome.status, ms, recorded: recorded.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
   if (recorded.runFinished) log.info({ status: recorded.runFinished }, 'run finished');
   if (recorded.recorded) safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: outcome.status, seconds: ms / 1000 }));
   if (outcome.status === 'failed') throw new UnrecoverableError(outcome.error?.message ?? 'node failed');
   return { status: outcome.status, attempt: claim.attempts, ms };
+}
+
+/**
+ * Records the node's result. A result PostgreSQL refuses (a value jsonb cannot hold, a limit)
+ * fails the node with `invalid_output`, recorded: left `running`, the sweeper would re-queue it
+ * and call its target again, forever, whatever its retry policy.
+ */
+async function recordResult(deps: EngineDeps, job: NodeJob, attempt: number, result: NodeOutcome, log: EngineDeps['log']) {
+  const record = (outcome: NodeOutcome) => inStatement(deps, (ctx) => recordOutcome(ctx, job.runId, job.nodeId, { status: 'running', attempt }, outcome));
+  try {
+    return { outcome: result, recorded: await record(result) };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (!isUnstorableValue(err)) {
+      log.warn({ code, error: (err as Error).message }, 'could not record the node result; the job will be retried');
+      throw err;
+    }
+    log.warn({ code, error: (err as Error).message, status: result.status }, 'PostgreSQL refused the node result; recording the node as failed');
+    const failed: NodeOutcome = { status: 'failed', error: { code: 'invalid_output', message: `the node's result cannot be stored: ${cleanText((err as Error).message)}` } };
+    return { outcome: failed, recorded: await record(failed) };
+  }
 }
 
 async function runNode(
@@ -94,12 +116,23 @@ async function runNode(
 ): Promise<NodeOutcome | Suspension> {
   const provider = deps.registry.get(node.type);
   if (!provider) throw new NodeError('unknown_type', `no provider for node type '${node.type}'`);
+  // The node's time runs from here: resolving its inputs is part of it, not free before it.
+  const timeoutMs = node.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const timedOut = () => new NodeError('timeout', `node '${node.id}' timed out after ${timeoutMs} ms`);
+  const stages = AbortSignal.any([signal, timeout]);
   const scope = await buildScope(deps, compiled, claim, job);
-  const exprOpts = { nodeId: node.id };
-  if (node.when !== undefined && !(await evaluateGuard(node.when, scope, exprOpts))) {
-    return { status: 'skipped', error: { code: 'condition_false', message: `when guard is false: ${node.when}` } };
+  const exprOpts = { nodeId: node.id, budgetMs: Math.min(EXPRESSION_BUDGET_MS, timeoutMs), maxBytes: deps.settings.maxExpressionBytes };
+  let resolved: unknown;
+  try {
+    if (node.when !== undefined && !(await evaluateGuard(node.when, scope, exprOpts, stages))) {
+      return { status: 'skipped', error: { code: 'condition_false', message: `when guard is false: ${node.when}` } };
+    }
+    resolved = await resolveTemplates(node.params, scope, '/params', exprOpts, stages);
+  } catch (err) {
+    if (timeout.aborted && !signal.aborted) throw timedOut();
+    throw err;
   }
-  const resolved = await resolveTemplates(node.params, scope, '/params', exprOpts);
   const params = provider.params.safeParse(resolved);
   if (!params.success) {
     const detail = params.error.issues.map((i) => `/params/${i.path.join('/')}: ${i.message}`).join('; ');
@@ -108,9 +141,7 @@ async function runNode(
   const credential = node.credential ? await resolveCredential(deps, claim.workspace_id, node.credential, provider.credential) : undefined;
   // Also the forms a provider puts on the wire (Basic's base64 of user:password) that a target may echo.
   const secrets = credential ? redactionValues(credential) : [];
-  const timeoutMs = node.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const providerSignal = AbortSignal.any([signal, timeout]);
+  const providerSignal = stages;
   try {
     const output = await abortable(
       provider.run({
@@ -129,7 +160,7 @@ async function runNode(
     if (output instanceof Suspension) return output;
     return { status: 'succeeded', output: checkOutput(redactSecrets(output, secrets), deps.settings.maxNodeOutputBytes) };
   } catch (err) {
-    if (timeout.aborted && !signal.aborted) throw new NodeError('timeout', `node '${node.id}' timed out after ${timeoutMs} ms`);
+    if (timeout.aborted && !signal.aborted) throw timedOut();
     const { error } = classifyError(err);
     throw new NodeError(error.code, redactSecrets(error.message, secrets));
   }
@@ -173,8 +204,8 @@ function checkOutput(output: unknown, maxBytes: number): JsonValue {
   }
   const bytes = Buffer.byteLength(text ?? 'null');
   if (bytes > maxBytes) throw new NodeError('output_too_large', `output is ${bytes} bytes; the limit (MAX_NODE_OUTPUT_BYTES) is ${maxBytes}`);
-  // Postgres jsonb cannot hold \u0000: refuse it here with a clear error rather than a 22P05.
-  if (text?.includes('\\u0000')) throw new NodeError('invalid_output', 'output contains a NUL character, which cannot be stored');
+  const unstorable = text === undefined ? undefined : unstorableEscape(text);
+  if (unstorable) throw new NodeError('invalid_output', `output contains ${unstorable}, which PostgreSQL cannot store`);
   return JSON.parse(text ?? 'null') as JsonValue;
 }
 
