@@ -19,25 +19,56 @@ export interface AdvancedRun {
   ended: 'succeeded' | 'failed' | null;
   had_deadline: boolean;
   has_queued: boolean;
+  /** Set when a child run ended: its parent's waiting node is completed after this commits. */
+  parent_run_id: string | null;
+  parent_node_id: string | null;
 }
 
-/** `runs[0]` is the node's own run; a child run's end appends its parent's (and so on up). */
+/** `runs` holds the node's own run. */
 export type RecordResult = { recorded: false } | { recorded: true; runs: AdvancedRun[] };
 
-export async function recordNodeOutcome(
-  db: Database,
-  a: { runId: string; nodeId: string; holder: NodeHolder; outcome: NodeOutcome; event: NewEvent; maxOutputBytes: number },
-): Promise<RecordResult> {
-  const attempt = a.holder.status === 'running' ? a.holder.attempt : null;
-  const child = a.holder.status === 'waiting' ? (a.holder.childRunId ?? null) : null;
-  const output = a.outcome.output === undefined || a.outcome.output === null ? null : JSON.stringify(a.outcome.output);
-  const error = a.outcome.error ? JSON.stringify(a.outcome.error) : null;
-  const event = JSON.stringify({ type: a.event.type, data: a.event.data ?? {} });
+export interface NodeResult {
+  runId: string;
+  nodeId: string;
+  holder: NodeHolder;
+  outcome: NodeOutcome;
+  event: NewEvent;
+}
+
+export async function recordNodeOutcome(db: Database, a: NodeResult & { maxOutputBytes: number }): Promise<RecordResult> {
+  const r = resultArgs(a);
   const { rows } = await sql<{ result: RecordResult }>`
-    select conveyor_record_outcome(${a.runId}::uuid, ${a.nodeId}, ${a.holder.status}, ${attempt}::int, ${child}::uuid,
-                                   ${a.outcome.status}, ${output}::jsonb, ${error}::jsonb, ${event}::jsonb, ${a.maxOutputBytes}::int) as result`.execute(db);
+    select conveyor_record_outcome(${r.run}::uuid, ${r.node}, ${r.holder}, ${r.attempt}::int, ${r.child}::uuid,
+                                   ${r.status}, ${json(r.output)}::jsonb, ${json(r.error)}::jsonb, ${JSON.stringify(r.event)}::jsonb, ${a.maxOutputBytes}::int) as result`.execute(db);
   return rows[0]!.result;
 }
+
+/**
+ * Several results in one statement (one commit), recorded in the order given: the caller sorts
+ * them by run id so every batch takes run locks in the same order. A result that cannot be
+ * recorded fails the whole statement; the caller then records each on its own.
+ */
+export async function recordNodeOutcomes(db: Database, results: readonly NodeResult[], maxOutputBytes: number): Promise<RecordResult[]> {
+  const items = JSON.stringify(results.map(resultArgs));
+  const { rows } = await sql<{ results: RecordResult[] }>`select conveyor_record_outcomes(${items}::jsonb, ${maxOutputBytes}::int) as results`.execute(db);
+  return rows[0]!.results;
+}
+
+function resultArgs(a: NodeResult) {
+  return {
+    run: a.runId,
+    node: a.nodeId,
+    holder: a.holder.status,
+    attempt: a.holder.status === 'running' ? a.holder.attempt : null,
+    child: a.holder.status === 'waiting' ? (a.holder.childRunId ?? null) : null,
+    status: a.outcome.status,
+    output: a.outcome.output ?? null,
+    error: a.outcome.error ?? null,
+    event: { type: a.event.type, data: a.event.data ?? {} },
+  };
+}
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
 /** The run's row lock: every node state change of a run is serialised behind it. */
 export interface LockedRun {

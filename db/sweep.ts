@@ -41,3 +41,17 @@ export async function wakingNodes(db: Database, limit: number) {
     .limit(limit)
     .execute();
 }
+
+/** Waiting workflow.run nodes whose child run already ended: a crash came between the child's end and completing them. */
+export async function parentsOfEndedChildren(db: Database, limit: number) {
+  return db
+    .selectFrom('node_runs as n')
+    .innerJoin('runs as r', 'r.id', 'n.run_id')
+    .innerJoin('runs as c', 'c.id', 'n.child_run_id')
+    .select(['n.run_id', 'n.node_id', 'n.child_run_id'])
+    .where('n.status', '=', 'waiting')
+    .where('r.status', '=', 'running')
+    .where('c.status', 'not in', ['queued', 'running'])
+    .limit(limit)
+    .execute();
+}

@@ -28,7 +28,7 @@ export function startHousekeeping(deps: EngineDeps, config: Pick<Config, 'RETENT
     async () => {
       try {
         const result = await sweep(deps);
-        if (result.reenqueued || result.timers || result.deadlines || result.admitted) log.info(result, 'sweep');
+        if (result.reenqueued || result.timers || result.deadlines || result.parents || result.admitted) log.info(result, 'sweep');
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'sweep failed; next tick retries');
       }

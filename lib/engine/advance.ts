@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
 import { cancelOpenNodes, type NodeHolder, type NodeOutcome } from '../../db/node-runs.js';
 import { appendEvents, type NewEvent } from '../../db/run-events.js';
-import { lockRun } from '../../db/runs.js';
-import { finishRunRow, recordNodeOutcome, type LockedRun } from '../../db/settle.js';
+import { lockRun, runState } from '../../db/runs.js';
+import { finishRunRow, recordNodeOutcome, type LockedRun, type NodeResult, type RecordResult } from '../../db/settle.js';
 import type { ErrorJson, JsonValue, RunStatus } from '../../db/types.js';
 import { CANCEL_CHANNEL } from './cancel-listener.js';
 import { childOutcome } from './child-outcome.js';
+import type { ParentToComplete } from './effects.js';
 import type { TxContext } from './tx.js';
 import { loadVersion } from './versions.js';
 
@@ -25,9 +26,9 @@ export interface Recorded {
 /**
  * Records a node's terminal outcome and advances its run — in one statement
  * (conveyor_record_outcome): the run's row lock, the node's conditional update (only from the
- * state the caller holds), the successors the DAG rules make ready or skip, the run's end when
- * no node is left, and a child run's end completing its parent's node. Jobs for what became
- * ready, timers to drop and admission go into `ctx.fx`, applied after commit.
+ * state the caller holds), the successors the DAG rules make ready or skip, and the run's end
+ * when no node is left. Jobs for what became ready, timers to drop, admission and a parent's
+ * node to complete go into `ctx.fx`, applied after commit.
  */
 export async function recordOutcome(
   ctx: TxContext,
@@ -36,14 +37,20 @@ export async function recordOutcome(
   holder: NodeHolder,
   outcome: NodeOutcome,
 ): Promise<Recorded> {
-  const result = await recordNodeOutcome(ctx.tx, {
-    runId,
-    nodeId,
-    holder,
-    outcome,
-    event: nodeEvent(nodeId, holder, outcome),
-    maxOutputBytes: ctx.deps.settings.maxNodeOutputBytes,
-  });
+  const result = await recordNodeOutcome(ctx.tx, { ...nodeResult(runId, nodeId, holder, outcome), maxOutputBytes: ctx.deps.settings.maxNodeOutputBytes });
+  return advanced(ctx, result);
+}
+
+/** A node's result as the statement that records it takes it. */
+export function nodeResult(runId: string, nodeId: string, holder: NodeHolder, outcome: NodeOutcome): NodeResult {
+  return { runId, nodeId, holder, outcome, event: nodeEvent(nodeId, holder, outcome) };
+}
+
+/**
+ * What a recorded result leaves for after the commit: jobs for what became ready, timers to
+ * drop, admission, and — for a child run that ended — its parent's node to complete.
+ */
+export async function advanced(ctx: TxContext, result: RecordResult): Promise<Recorded> {
   if (!result.recorded) return { recorded: false };
   for (const run of result.runs) {
     if (run.queued.length > 0) ctx.fx.enqueue(await loadVersion(ctx.deps.db, run.workflow_id, run.version), run.run_id, run.priority, run.queued);
@@ -51,6 +58,7 @@ export async function recordOutcome(
     if (run.had_deadline) ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.run_id });
     if (run.has_queued) ctx.fx.admit.add(run.workflow_id);
     ctx.fx.finishedRuns.push({ runId: run.run_id, status: run.ended });
+    if (run.parent_run_id && run.parent_node_id) ctx.fx.parents.push({ runId: run.parent_run_id, nodeId: run.parent_node_id, childRunId: run.run_id });
   }
   return { recorded: true, runFinished: result.runs[0]?.ended ?? undefined };
 }
@@ -72,7 +80,7 @@ type Ending = Exclude<RunStatus, 'queued' | 'running'>;
 /**
  * A run reaches its end, once (the conditional update decides): its event, its deadline timer
  * removed, its workflow's queued runs offered the freed slot, and — for a child run — the
- * parent's waiting `workflow.run` node completed with this run's outcome, in the same transaction.
+ * parent's waiting `workflow.run` node completed with this run's outcome after the commit.
  */
 export async function finishRun(ctx: TxContext, run: LockedRun, status: Ending, output: JsonValue | null, error: ErrorJson | null): Promise<boolean> {
   const done = await finishRunRow(ctx.tx, run.id, status, output, error);
@@ -80,9 +88,7 @@ export async function finishRun(ctx: TxContext, run: LockedRun, status: Ending, 
   if (run.deadline_at) ctx.fx.removedTimers.push({ kind: 'deadline', runId: run.id });
   if (done.has_queued) ctx.fx.admit.add(run.workflow_id);
   ctx.fx.finishedRuns.push({ runId: run.id, status });
-  if (run.parent_run_id && run.parent_node_id) {
-    await completeParentNode(ctx, run.parent_run_id, run.parent_node_id, { id: run.id, status, output, error });
-  }
+  if (run.parent_run_id && run.parent_node_id) ctx.fx.parents.push({ runId: run.parent_run_id, nodeId: run.parent_node_id, childRunId: run.id });
   return true;
 }
 
@@ -105,13 +111,16 @@ export async function endRun(ctx: TxContext, runId: string, status: 'cancelled' 
   return { ended: true };
 }
 
-async function completeParentNode(
-  ctx: TxContext,
-  parentRunId: string,
-  parentNodeId: string,
-  child: { id: string; status: Ending; output: JsonValue | null; error: ErrorJson | null },
-): Promise<void> {
-  // Recorded only if the parent's node waits for this very child: not parked yet, the parker
-  // sees the child ended (under the parent's lock) and records it itself.
-  await recordOutcome(ctx, parentRunId, parentNodeId, { status: 'waiting', childRunId: child.id }, childOutcome(child, ctx.deps.settings.maxNodeOutputBytes));
+/**
+ * A child run ended: its parent's waiting `workflow.run` node takes the child's outcome. Run after
+ * the child's end committed, in a statement of its own, so no transaction ever holds a child's
+ * lock while it takes its parent's (locks go in run-id order only). Recorded only if the
+ * parent's node waits for this very child: not parked yet, the parker sees the child ended
+ * (under the parent's lock) and records it itself; a crash before this, and the sweeper does it.
+ */
+export async function completeParentNode(ctx: TxContext, parent: ParentToComplete): Promise<Recorded> {
+  const child = await runState(ctx.tx, parent.childRunId);
+  if (!child || child.status === 'queued' || child.status === 'running') return { recorded: false };
+  const outcome = childOutcome(child, ctx.deps.settings.maxNodeOutputBytes);
+  return recordOutcome(ctx, parent.runId, parent.nodeId, { status: 'waiting', childRunId: parent.childRunId }, outcome);
 }

@@ -15,6 +15,8 @@ export type CredentialResolver = (
 export interface EngineHooks {
   nodeExecuted?(e: { type: string; status: 'succeeded' | 'failed' | 'skipped' | 'waiting' | 'retrying'; seconds: number }): void;
   runFinished?(e: { runId: string; status: string }): void;
+  /** A group commit of node results went out with `count` of them. */
+  resultsBatched?(count: number): void;
 }
 
 /** What the engine needs; apps build it once (or a test does). */

@@ -4,6 +4,8 @@ import { enqueueControl, enqueueNodes } from './enqueue.js';
 import { nodeQueueFor } from './queues.js';
 import type { CompiledVersion } from './versions.js';
 
+export interface ParentToComplete { runId: string; nodeId: string; childRunId: string }
+
 /**
  * What a transaction decided the queue should do once it commits: jobs to add or remove, timers
  * to set, workflows whose queued runs may now start. Collected while the transaction runs and
@@ -17,6 +19,8 @@ export class AfterCommit {
   readonly removedTimers: ControlJob[] = [];
   readonly admit = new Set<string>();
   readonly finishedRuns: { runId: string; status: string }[] = [];
+  /** Parents of child runs that ended: their `workflow.run` nodes are completed after commit. */
+  readonly parents: ParentToComplete[] = [];
 
   enqueue(compiled: CompiledVersion, runId: string, priority: number, nodeIds: readonly string[]): void {
     if (nodeIds.length > 0) this.enqueues.push({ compiled, runId, priority, nodeIds: [...nodeIds] });

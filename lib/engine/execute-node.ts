@@ -9,12 +9,12 @@ import type { NodeJob } from '../jobs.js';
 import { Suspension, type Json } from '../providers/types.js';
 import { redactionValues } from '../credentials/secrets.js';
 import { DEFAULT_NODE_TIMEOUT_MS, type NodeDefinition } from '../workflows/definition.js';
-import { recordOutcome } from './advance.js';
 import { startChildRun } from './child-runs.js';
 import type { EngineDeps } from './deps.js';
 import { NodeError, classifyError, redactSecrets } from './node-errors.js';
 import { cleanText, unstorableEscape } from './storable-text.js';
-import { inStatement, inTransaction, safely } from './tx.js';
+import { commitResult } from './result-commits.js';
+import { inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
 
@@ -90,7 +90,7 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
  * and call its target again, forever, whatever its retry policy.
  */
 async function recordResult(deps: EngineDeps, job: NodeJob, attempt: number, result: NodeOutcome, log: EngineDeps['log']) {
-  const record = (outcome: NodeOutcome) => inStatement(deps, (ctx) => recordOutcome(ctx, job.runId, job.nodeId, { status: 'running', attempt }, outcome));
+  const record = (outcome: NodeOutcome) => commitResult(deps, job.runId, job.nodeId, { status: 'running', attempt }, outcome);
   try {
     return { outcome: result, recorded: await record(result) };
   } catch (err) {

@@ -1,11 +1,13 @@
 import { runsPastDeadline, workflowsWithQueuedRuns } from '../../db/admission.js';
-import { nodesDueForSweep, tryAdvisoryXactLock, wakingNodes } from '../../db/sweep.js';
+import { nodesDueForSweep, parentsOfEndedChildren, tryAdvisoryXactLock, wakingNodes } from '../../db/sweep.js';
 import { CONTROL_QUEUE, controlJobId, nodeJobId, type ControlJob } from '../jobs.js';
 import { admitRuns } from './admission.js';
+import { completeParentNode } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { enqueueControl, enqueueNodes } from './enqueue.js';
 import { nodeQueueFor } from './queues.js';
 import { loadVersion } from './versions.js';
+import { inStatement } from './tx.js';
 import { checkDeadline } from './waits.js';
 
 /** Spells "SWEP": the advisory lock key only one scheduler's sweep holds at a time. */
@@ -21,6 +23,8 @@ export interface SweepResult {
   reenqueued: number;
   timers: number;
   deadlines: number;
+  /** Parent nodes completed for child runs that had ended (a crash between the two). */
+  parents: number;
   admitted: number;
 }
 
@@ -35,7 +39,7 @@ const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'wai
 export async function sweep(deps: EngineDeps, opts: { graceMs?: number; deadlineGraceMs?: number; limit?: number } = {}): Promise<SweepResult> {
   const limit = opts.limit ?? 500;
   return deps.db.transaction().execute(async (tx) => {
-    const result: SweepResult = { swept: false, checked: 0, reenqueued: 0, timers: 0, deadlines: 0, admitted: 0 };
+    const result: SweepResult = { swept: false, checked: 0, reenqueued: 0, timers: 0, deadlines: 0, parents: 0, admitted: 0 };
     if (!(await tryAdvisoryXactLock(tx, SWEEP_LOCK_KEY))) return result;
     result.swept = true;
     const due = await nodesDueForSweep(tx, opts.graceMs ?? SWEEP_GRACE_MS, deps.settings.nodeLockMs, limit);
@@ -60,6 +64,13 @@ export async function sweep(deps: EngineDeps, opts: { graceMs?: number; deadline
     for (const run of await runsPastDeadline(tx, opts.deadlineGraceMs ?? DEADLINE_GRACE_MS, limit)) {
       await checkDeadline(deps, run.id);
       result.deadlines += 1;
+    }
+    for (const row of await parentsOfEndedChildren(tx, limit)) {
+      const parent = { runId: row.run_id, nodeId: row.node_id, childRunId: row.child_run_id! };
+      if ((await inStatement(deps, (ctx) => completeParentNode(ctx, parent))).recorded) {
+        result.parents += 1;
+        deps.log.warn({ runId: parent.runId, nodeId: parent.nodeId, childRunId: parent.childRunId }, 'sweeper completed a parent node whose child run had ended');
+      }
     }
     for (const workflowId of await workflowsWithQueuedRuns(tx, limit)) result.admitted += await admitRuns(deps, workflowId);
     return result;

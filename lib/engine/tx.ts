@@ -1,6 +1,7 @@
 import type { Database } from '../../db/database.js';
 import { isRetryableTxError } from '../../db/errors.js';
 import { admitRuns } from './admission.js';
+import { completeParentNode } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { AfterCommit, applyQueueEffects } from './effects.js';
 
@@ -44,10 +45,20 @@ async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise
       await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
     }
   }
+  await afterCommit(deps, fx);
+  return result;
+}
+
+/** A committed step's consequences: queue work, admission, observers, and the parents of ended child runs. */
+export async function afterCommit(deps: EngineDeps, fx: AfterCommit): Promise<void> {
   await applyQueueEffects(deps, fx);
   for (const workflowId of fx.admit) await admitRuns(deps, workflowId);
   for (const finished of fx.finishedRuns) safely(() => deps.hooks.runFinished?.(finished));
-  return result;
+  for (const parent of fx.parents) {
+    await inStatement(deps, (ctx) => completeParentNode(ctx, parent)).catch((err: Error) =>
+      deps.log.warn({ runId: parent.runId, nodeId: parent.nodeId, childRunId: parent.childRunId, err: err.message }, 'completing a parent node failed; the sweeper will'),
+    );
+  }
 }
 
 /** An observer's failure must never fail the transition it observes. */

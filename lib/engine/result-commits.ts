@@ -1,0 +1,47 @@
+import type { NodeHolder, NodeOutcome } from '../../db/node-runs.js';
+import { recordNodeOutcomes, type NodeResult } from '../../db/settle.js';
+import { GroupCommit } from '../group-commit.js';
+import { advanced, nodeResult, recordOutcome, type Recorded } from './advance.js';
+import type { EngineDeps } from './deps.js';
+import { inStatement, safely } from './tx.js';
+
+/**
+ * Node results of one worker process, group-committed: the results that finish while a batch is
+ * being recorded are recorded together in the next one — one statement, one commit, one WAL
+ * flush — and the successors they make ready go to the queue together after it. Each result
+ * keeps its own conditional update, so a duplicate delivery in a batch records nothing. Locks
+ * are taken in run-id order (the batch is sorted, each run's results kept in arrival order), so
+ * batches of different workers never deadlock. A batch that fails (a value PostgreSQL refuses)
+ * is recorded result by result, so the bad one fails alone.
+ */
+export function commitResult(deps: EngineDeps, runId: string, nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Promise<Recorded> {
+  return commitsFor(deps).submit(nodeResult(runId, nodeId, holder, outcome));
+}
+
+const perDeps = new WeakMap<EngineDeps, GroupCommit<NodeResult, Recorded>>();
+
+function commitsFor(deps: EngineDeps): GroupCommit<NodeResult, Recorded> {
+  let commits = perDeps.get(deps);
+  if (!commits) {
+    commits = new GroupCommit<NodeResult, Recorded>(
+      (results) => recordBatch(deps, results),
+      (r) => inStatement(deps, (ctx) => recordOutcome(ctx, r.runId, r.nodeId, r.holder, r.outcome)),
+    );
+    perDeps.set(deps, commits);
+  }
+  return commits;
+}
+
+async function recordBatch(deps: EngineDeps, results: NodeResult[]): Promise<Recorded[]> {
+  safely(() => deps.hooks.resultsBatched?.(results.length));
+  // Stable: a run's results keep their arrival order.
+  const order = results.map((_, i) => i).sort((a, b) => compare(results[a]!.runId, results[b]!.runId));
+  return inStatement(deps, async (ctx) => {
+    const recorded = await recordNodeOutcomes(ctx.tx, order.map((i) => results[i]!), deps.settings.maxNodeOutputBytes);
+    const out: Recorded[] = new Array(results.length);
+    for (const [k, i] of order.entries()) out[i] = await advanced(ctx, recorded[k]!);
+    return out;
+  });
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,176 @@
+-- 0009: node results recorded in batches (group commit), with locks taken in one order.
+--
+-- A worker's concurrent node executions now record their results together: one statement, one
+-- commit, one WAL flush for all the results that arrived while the previous batch was in
+-- flight (lib/engine/result-commits.ts). conveyor_record_outcomes records a batch's items in
+-- the order given — the caller sorts them by run id, keeping each run's results in arrival
+-- order — so two batches lock runs in the same order and cannot deadlock.
+--
+-- That order held only if nothing locked a run out of it: a child run's end used to lock its
+-- parent run inside the same call, wherever the parent's id fell. Now the call returns the
+-- parent (parent_run_id, parent_node_id) and the engine completes the parent's node after the
+-- commit, in a statement of its own; the sweeper completes any parent node left waiting on a
+-- child that already ended (a crash between the two). The child's output is measured once, by
+-- lib/engine/child-outcome.ts, instead of by JSON.stringify there and jsonb::text here.
+
+create or replace function conveyor_record_outcome(
+  p_run uuid, p_node text, p_holder text, p_attempt int, p_child uuid,
+  p_status text, p_output jsonb, p_error jsonb, p_event jsonb, p_max_output int
+) returns jsonb language plpgsql as $$
+declare
+  r record;
+  d jsonb;
+  st jsonb;
+  todo text[];
+  cur text;
+  pred text;
+  pred_status text;
+  failed_pred text;
+  all_terminal boolean;
+  all_skipped boolean;
+  queued text[] := '{}';
+  skips jsonb := '[]';
+  ending text;
+  failed_node text;
+  run_output jsonb;
+  run_error jsonb;
+  has_queued boolean := false;
+  -- Every event of the call, inserted once at the end (one statement, one trigger firing), in order.
+  ev_types text[];
+  ev_nodes text[];
+  ev_attempts int[];
+  ev_data jsonb[];
+begin
+  select id, status, workflow_id, version, priority, parent_run_id, parent_node_id, deadline_at into r
+    from runs where id = p_run for no key update;
+  if not found or r.status <> 'running' then
+    return jsonb_build_object('recorded', false);
+  end if;
+
+  update node_runs
+     set status = p_status, output = p_output, error = p_error, finished_at = now(),
+         waiting_for = null, wake_at = null, wake_outcome = null
+   where run_id = p_run and node_id = p_node and status = p_holder
+     and (p_attempt is null or attempts = p_attempt)
+     and (p_child is null or child_run_id = p_child);
+  if not found then
+    return jsonb_build_object('recorded', false);
+  end if;
+  ev_types := array[p_event->>'type'];
+  ev_nodes := array[p_node];
+  ev_attempts := array[p_attempt];
+  ev_data := array[coalesce(p_event->'data', '{}')];
+
+  select dag into d from workflow_versions where workflow_id = r.workflow_id and version = r.version;
+  select jsonb_object_agg(node_id, status) into st from node_runs where run_id = p_run;
+
+  -- The DAG rules (lib/engine/settle.ts): a successor is decided once every predecessor is
+  -- terminal; a failed or cancelled one skips it (upstream_failed), all skipped skip it
+  -- (upstream_skipped, and its own successors are decided in turn), otherwise it is queued.
+  todo := array(select jsonb_array_elements_text(coalesce(d->'succs'->p_node, '[]')));
+  while cardinality(todo) > 0 loop
+    cur := todo[1];
+    todo := todo[2:];
+    continue when coalesce(st->>cur, 'pending') <> 'pending';
+    all_terminal := true;
+    all_skipped := true;
+    failed_pred := null;
+    for pred in select jsonb_array_elements_text(coalesce(d->'preds'->cur, '[]')) loop
+      pred_status := coalesce(st->>pred, 'pending');
+      if pred_status not in ('succeeded', 'failed', 'skipped', 'cancelled') then
+        all_terminal := false;
+        exit;
+      end if;
+      if failed_pred is null and pred_status in ('failed', 'cancelled') then failed_pred := pred; end if;
+      if pred_status <> 'skipped' then all_skipped := false; end if;
+    end loop;
+    continue when not all_terminal;
+    if failed_pred is not null then
+      skips := skips || jsonb_build_array(jsonb_build_object('node', cur, 'code', 'upstream_failed', 'message', format('upstream node ''%s'' failed', failed_pred)));
+    elsif all_skipped then
+      skips := skips || jsonb_build_array(jsonb_build_object('node', cur, 'code', 'upstream_skipped', 'message', 'every upstream node was skipped'));
+    else
+      queued := queued || cur;
+      st := jsonb_set(st, array[cur], '"queued"');
+      continue;
+    end if;
+    st := jsonb_set(st, array[cur], '"skipped"');
+    todo := todo || array(select jsonb_array_elements_text(coalesce(d->'succs'->cur, '[]')));
+  end loop;
+
+  if cardinality(queued) > 0 then
+    update node_runs set status = 'queued', queued_at = now()
+     where run_id = p_run and node_id = any(queued) and status = 'pending';
+    ev_types := ev_types || array_fill('node.queued'::text, array[cardinality(queued)]);
+    ev_nodes := ev_nodes || queued;
+    ev_attempts := ev_attempts || array_fill(null::int, array[cardinality(queued)]);
+    ev_data := ev_data || array_fill('{}'::jsonb, array[cardinality(queued)]);
+  end if;
+  if jsonb_array_length(skips) > 0 then
+    update node_runs n
+       set status = 'skipped', error = jsonb_build_object('code', x->>'code', 'message', x->>'message'), finished_at = now()
+      from jsonb_array_elements(skips) as x
+     where n.run_id = p_run and n.node_id = x->>'node' and n.status = 'pending';
+    select ev_types || array_agg('node.skipped'::text order by x.ord), ev_nodes || array_agg(x.value->>'node' order by x.ord),
+           ev_attempts || array_agg(null::int order by x.ord),
+           ev_data || array_agg(jsonb_build_object('code', x.value->>'code', 'message', x.value->>'message') order by x.ord)
+      into ev_types, ev_nodes, ev_attempts, ev_data
+      from jsonb_array_elements(skips) with ordinality as x(value, ord);
+  end if;
+
+  -- The run ends when no node is left open; it failed if any node failed.
+  if not exists (select 1 from jsonb_each_text(st) e where e.value not in ('succeeded', 'failed', 'skipped', 'cancelled')) then
+    ending := case when exists (select 1 from jsonb_each_text(st) e where e.value = 'failed') then 'failed' else 'succeeded' end;
+    select coalesce(jsonb_object_agg(node_id, output), '{}') into run_output
+      from node_runs where run_id = p_run and status = 'succeeded'
+       and node_id in (select jsonb_array_elements_text(d->'sinks'));
+    if ending = 'failed' then
+      if p_status = 'failed' then
+        failed_node := p_node;
+      else
+        select x.id into failed_node from jsonb_array_elements_text(d->'nodes') with ordinality as x(id, ord)
+         where st->>x.id = 'failed' order by x.ord limit 1;
+      end if;
+      run_error := jsonb_build_object(
+        'code', 'node_failed',
+        'message', format('node ''%s'' failed', failed_node) || case when failed_node = p_node and p_error ? 'message' then ': ' || (p_error->>'message') else '' end,
+        'nodeId', failed_node);
+    end if;
+    update runs set status = ending, output = run_output, error = run_error, finished_at = now(), waiting_for = null
+     where id = p_run and status in ('queued', 'running');
+    if found then
+      ev_types := ev_types || ('run.' || ending);
+      ev_nodes := ev_nodes || null::text;
+      ev_attempts := ev_attempts || null::int;
+      ev_data := ev_data || case when run_error is null then '{}'::jsonb else jsonb_build_object('error', run_error) end;
+      has_queued := exists (select 1 from runs q where q.workflow_id = r.workflow_id and q.status = 'queued');
+    else
+      ending := null;
+    end if;
+  end if;
+
+  insert into run_events (run_id, type, node_id, attempt, data)
+  select p_run, x.type, x.node_id, x.attempt, x.data
+    from unnest(ev_types, ev_nodes, ev_attempts, ev_data) with ordinality as x(type, node_id, attempt, data, ord)
+   order by x.ord;
+
+  return jsonb_build_object('recorded', true, 'runs',
+    jsonb_build_array(jsonb_build_object(
+      'run_id', p_run, 'workflow_id', r.workflow_id, 'version', r.version, 'priority', r.priority,
+      'queued', to_jsonb(queued), 'ended', ending, 'had_deadline', r.deadline_at is not null, 'has_queued', has_queued,
+      'parent_run_id', case when ending is not null then r.parent_run_id end,
+      'parent_node_id', case when ending is not null then r.parent_node_id end)));
+end $$;
+
+create function conveyor_record_outcomes(p_items jsonb, p_max_output int) returns jsonb language plpgsql as $$
+declare
+  item jsonb;
+  results jsonb := '[]';
+begin
+  for item in select value from jsonb_array_elements(p_items) with ordinality as x(value, ord) order by ord loop
+    results := results || jsonb_build_array(conveyor_record_outcome(
+      (item->>'run')::uuid, item->>'node', item->>'holder', (item->>'attempt')::int, (item->>'child')::uuid,
+      item->>'status', nullif(item->'output', 'null'), nullif(item->'error', 'null'), item->'event', p_max_output));
+  end loop;
+  return results;
+end $$;
