@@ -38,3 +38,26 @@ export function isUnstorableValue(err: unknown): boolean {
   const code = (err as PgError | undefined)?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
 }
+
+/** SQLSTATEs of a server that refuses or drops connections: too many clients, starting up, shutting down. */
+const UNAVAILABLE_CODES = new Set(['53300', '57P01', '57P02', '57P03']);
+/** Socket errors while the server restarts or is unreachable for a moment. */
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+/** node-postgres's own words for a full pool (wait timed out), a slow handshake, or a dropped socket. */
+const UNAVAILABLE_MESSAGE = /^(timeout exceeded when trying to connect|Connection terminated (due to connection timeout|unexpectedly))/;
+
+/**
+ * The database cannot give us a connection right now (refused, restarting, pool exhausted), as
+ * opposed to a statement it rejected: backpressure to wait out, not a bug. Class 08 is every
+ * connection exception. Follows `cause` a few levels, as pg-pool wraps its timeout.
+ */
+export function isConnectionUnavailable(err: unknown): boolean {
+  for (let e = err as (PgError & { message?: string; cause?: unknown; errors?: unknown[] }) | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_ERRNOS.has(code)) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    // Node's connect to a name with several addresses fails with an AggregateError of each attempt.
+    if (Array.isArray(e.errors) && e.errors.some((inner) => isConnectionUnavailable(inner))) return true;
+  }
+  return false;
+}

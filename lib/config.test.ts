@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_KEY_ID, loadConfig } from './config.js';
+import { ConfigError, DEFAULT_KEY_ID, DEFAULT_POOL_SIZE, loadConfig, poolSize } from './config.js';
 
 const key = () => randomBytes(32).toString('base64');
 const valid = { DATABASE_URL: 'postgres://u@localhost/db', ENCRYPTION_KEY: key() };
@@ -62,6 +62,17 @@ describe('loadConfig', () => {
 
   it('turns prepared statements off with false', () => {
     expect(loadConfig({ ...valid, DATABASE_PREPARED_STATEMENTS: 'false' }).DATABASE_PREPARED_STATEMENTS).toBe(false);
+  });
+
+  it('sizes each process\'s pool from DATABASE_POOL_SIZE, else a small default per kind', () => {
+    const unset = loadConfig(valid);
+    expect(unset.DATABASE_POOL_SIZE).toBeUndefined();
+    expect([poolSize(unset, 'web'), poolSize(unset, 'worker'), poolSize(unset, 'scheduler')]).toEqual([DEFAULT_POOL_SIZE.web, DEFAULT_POOL_SIZE.worker, DEFAULT_POOL_SIZE.scheduler]);
+    // Not derived from concurrency: a worker taking 200 jobs at once still holds its default.
+    expect(poolSize(loadConfig({ ...valid, WORKER_CONCURRENCY: '200' }), 'worker')).toBe(DEFAULT_POOL_SIZE.worker);
+    const set = loadConfig({ ...valid, DATABASE_POOL_SIZE: '4' });
+    expect([poolSize(set, 'web'), poolSize(set, 'worker'), poolSize(set, 'scheduler')]).toEqual([4, 4, 4]);
+    for (const bad of ['0', '-3', '2.5', 'ten', '100000']) expect(problems({ ...valid, DATABASE_POOL_SIZE: bad }).join(), bad).toContain('DATABASE_POOL_SIZE');
   });
 
   it('takes the failed-signature budget as a whole number of at least 1', () => {

@@ -21,6 +21,9 @@ const envSchema = z.object({
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('true')
     .transform((v) => v === 'true'),
+  // Connections one process holds at most (unset: DEFAULT_POOL_SIZE for its kind); every process's
+  // pool together must fit under the server's max_connections, and a busy pool makes queries wait.
+  DATABASE_POOL_SIZE: intFrom(1, 500).optional(),
   // Unset selects BullMQ's PostgreSQL backend in DATABASE_URL: one service fewer to run.
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   PORT: intFrom(1, 65535).default(3000),
@@ -68,6 +71,17 @@ const envSchema = z.object({
   // A live worker with free slots that took no job this long while its queue had waiting jobs is stuck.
   CONSUMER_STUCK_MS: intFrom(1_000, 3_600_000).default(60_000),
 });
+
+/**
+ * Each process's own pool when DATABASE_POOL_SIZE is unset: small and independent of
+ * WORKER_CONCURRENCY (a node spends its time on HTTP and LLM calls, and a query waits for a free
+ * connection). The scheduler's four ticks in flight each hold up to two connections.
+ */
+export const DEFAULT_POOL_SIZE = { web: 10, worker: 10, scheduler: 6 } as const;
+
+export function poolSize(config: Pick<Config, 'DATABASE_POOL_SIZE'>, kind: keyof typeof DEFAULT_POOL_SIZE): number {
+  return config.DATABASE_POOL_SIZE ?? DEFAULT_POOL_SIZE[kind];
+}
 
 export interface EncryptionKey {
   id: string;

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import { isConnectionUnavailable } from '../../db/errors.js';
 import { AppError, badRequest, type ErrorDetail } from '../../lib/errors.js';
 import type { ApiEnv } from './context.js';
 
@@ -21,6 +22,9 @@ export function validationError(error: ZodError, where: string) {
   return badRequest(`The request ${where} is invalid: see details.`, zodDetails(error));
 }
 
+/** Seconds a client is asked to wait when the database refuses connections: a restart or a burst passes in a few. */
+export const DATABASE_RETRY_AFTER_S = 5;
+
 /** Maps every thrown error to the JSON shape; unknown errors are logged and answered as a bare 500. */
 export function handleError(err: Error, c: Context<ApiEnv>) {
   if (err instanceof AppError) {
@@ -37,6 +41,12 @@ export function handleError(err: Error, c: Context<ApiEnv>) {
     return c.json(errorBody(code, err.message || 'Bad request'), status);
   }
   const requestId = c.get('requestId');
+  if (isConnectionUnavailable(err)) {
+    // Backpressure, not a bug: the pool already waited and retried (db/database.ts) before this.
+    (c.get('log') ?? console).warn({ err: err.message, requestId }, 'database unavailable; answered 503');
+    c.header('Retry-After', String(DATABASE_RETRY_AFTER_S));
+    return c.json(errorBody('database_unavailable', `The database is not accepting connections right now (too many clients, or restarting). Retry in ${DATABASE_RETRY_AFTER_S} seconds.`), 503);
+  }
   (c.get('log') ?? console).error({ err, requestId }, 'unhandled error');
   return c.json(errorBody('internal_error', `Something went wrong on our side. Quote request id ${requestId} when reporting it.`), 500);
 }

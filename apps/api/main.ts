@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createDb, createPool } from '../../db/database.js';
 import { ensureBootstrapKey } from '../../lib/auth/bootstrap.js';
-import { loadConfigOrExit } from '../../lib/config.js';
+import { loadConfigOrExit, poolSize } from '../../lib/config.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { allQueueNames } from '../../lib/engine/queues.js';
 import { createLogger } from '../../lib/logger.js';
@@ -15,7 +15,13 @@ import { answerClientErrors } from './client-errors.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'web' });
-const pool = createPool({ connectionString: config.DATABASE_URL, max: 20, applicationName: 'conveyor-web', preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+const pool = createPool({
+  connectionString: config.DATABASE_URL,
+  max: poolSize(config, 'web'),
+  applicationName: 'conveyor-web',
+  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+  onRetry: (info) => log.warn(info, 'database connections refused or pool busy: requests wait (see DATABASE_POOL_SIZE in the README)'),
+});
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 

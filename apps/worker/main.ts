@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { createDb, createPool } from '../../db/database.js';
-import { loadConfigOrExit } from '../../lib/config.js';
+import { loadConfigOrExit, poolSize } from '../../lib/config.js';
 import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
@@ -14,7 +14,15 @@ import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-const pool = createPool({ connectionString: config.DATABASE_URL, max: Math.min(50, config.WORKER_CONCURRENCY + 5), applicationName: 'conveyor-worker', preparedStatements: config.DATABASE_PREPARED_STATEMENTS });
+// Sized by the budget, not by WORKER_CONCURRENCY: jobs spend their time on providers, and a
+// query finding every connection busy waits for one.
+const pool = createPool({
+  connectionString: config.DATABASE_URL,
+  max: poolSize(config, 'worker'),
+  applicationName: 'conveyor-worker',
+  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+  onRetry: (info) => log.warn(info, 'database connections refused or pool busy: jobs wait (see DATABASE_POOL_SIZE in the README)'),
+});
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
