@@ -64,6 +64,36 @@ export async function claimNode(db: Database, runId: string, nodeId: string, sta
   return result.rows[0];
 }
 
+export interface ClaimRequest { runId: string; nodeId: string }
+
+/**
+ * claimNode for many nodes in one statement (one commit). Runs are locked in id order, as every
+ * batch locks them, so two batches never deadlock. A node named twice is claimed once: the
+ * answer holds one row per claimed node, keyed by run and node id.
+ */
+export async function claimNodes(db: Database, requests: readonly ClaimRequest[], staleAfterMs: number) {
+  const result = await sql<ClaimedNode & { run_id: string; node_id: string }>`
+    with req as (
+      select distinct run_id, node_id from unnest(${requests.map((r) => r.runId)}::uuid[], ${requests.map((r) => r.nodeId)}::text[]) as t(run_id, node_id)
+    ), run as (
+      select id, workflow_id, version, workspace_id, priority, input, depth
+        from runs where id in (select run_id from req) and status = 'running'
+       order by id for no key update
+    ), claimed as (
+      update node_runs n
+         set status = 'running', attempts = n.attempts + 1, started_at = now(), heartbeat_at = now(), waiting_for = null
+        from run, req
+       where n.run_id = run.id and req.run_id = run.id and n.node_id = req.node_id
+         and (n.status = 'queued' or (n.status = 'running' and n.heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})))
+      returning n.run_id, n.node_id, n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth
+    ), event as (
+      insert into run_events (run_id, type, node_id, attempt)
+      select run_id, 'node.started', node_id, attempts from claimed order by run_id, node_id
+    )
+    select * from claimed`.execute(db);
+  return result.rows;
+}
+
 export async function heartbeatNode(db: Database, runId: string, nodeId: string, attempt: number): Promise<boolean> {
   const res = await db
     .updateTable('node_runs')

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { claimNode, heartbeatNode, nodeResults, requeueRunningNode, type ClaimedNode, type NodeOutcome } from '../../db/node-runs.js';
+import { heartbeatNode, nodeResults, requeueRunningNode, type ClaimedNode, type NodeOutcome } from '../../db/node-runs.js';
 import { appendEvents } from '../../db/run-events.js';
 import { isUnstorableValue } from '../../db/errors.js';
 import { lockRun } from '../../db/runs.js';
@@ -13,6 +13,7 @@ import { startChildRun } from './child-runs.js';
 import type { EngineDeps } from './deps.js';
 import { NodeError, classifyError, redactSecrets } from './node-errors.js';
 import { cleanText, unstorableEscape } from './storable-text.js';
+import { claim as claimBatched } from './claim-commits.js';
 import { commitResult } from './result-commits.js';
 import { inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
@@ -27,7 +28,7 @@ export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'wait
  * Throws to have BullMQ retry with backoff; throws UnrecoverableError for a final failure.
  */
 export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: AbortSignal): Promise<NodeExecution> {
-  const claim = await claimNode(deps.db, job.runId, job.nodeId, deps.settings.nodeLockMs);
+  const claim = await claimBatched(deps, job.runId, job.nodeId);
   if (!claim) return { status: 'ignored' };
   const started = performance.now();
   const log = deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimNode } from '../../db/node-runs.js';
 import { backends, startStack, waitForRun, type TestStack } from '../../test/stack.js';
 import { cancelRun } from './cancel.js';
+import { claim as claimBatched } from './claim-commits.js';
 import { commitResult } from './result-commits.js';
 import { sweep } from './sweeper.js';
 
@@ -67,6 +68,24 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
     const events = await stack.db.selectFrom('run_events').select(['type', 'node_id']).where('run_id', '=', runId).orderBy('id').execute();
     expect(events.filter((e) => e.node_id === 'join')).toEqual([{ type: 'node.queued', node_id: 'join' }]);
     expect(events.filter((e) => e.type === 'node.succeeded').map((e) => e.node_id)).toEqual(['a', 'b']);
+  });
+
+  it('claims in one batch: a node delivered twice is claimed once, each run locked once', async () => {
+    const runs = [await startRun('diamond'), await startRun('diamond')];
+    const blockerRun = await startRun('blocker');
+    const first = claimBatched(stack.engine, blockerRun, 'x');
+    const claims = await Promise.all([
+      claimBatched(stack.engine, runs[0]!, 'a'),
+      claimBatched(stack.engine, runs[0]!, 'a'),
+      claimBatched(stack.engine, runs[1]!, 'b'),
+      claimBatched(stack.engine, runs[0]!, 'b'),
+    ]);
+    expect((await first)?.attempts).toBe(1);
+    expect(claims.map((c) => c?.attempts)).toEqual([1, undefined, 1, 1]);
+    expect(claims[0]).toMatchObject({ type: 'noop', version: 1 });
+    expect(await nodes(runs[0]!)).toEqual({ a: 'running', b: 'running', join: 'pending' });
+    const started = await stack.db.selectFrom('run_events').select('node_id').where('run_id', '=', runs[0]!).where('type', '=', 'node.started').execute();
+    expect(started.map((e) => e.node_id).sort()).toEqual(['a', 'b']);
   });
 
   it('a duplicate delivery inside a batch records nothing twice', async () => {
