@@ -15,6 +15,17 @@ export const SCHEDULE_QUEUE = 'schedules';
 export const nodeJobSchema = z.object({ runId: z.string().uuid(), nodeId: z.string().min(1).max(64) });
 export type NodeJob = z.infer<typeof nodeJobSchema>;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * nodeJobSchema's check without zod, on the hot path: a node job's payload is ours (written by
+ * enqueueNodes), so one cheap look replaces a parse per node; what fails it is still refused.
+ */
+export function isNodeJob(data: unknown): data is NodeJob {
+  const d = data as { runId?: unknown; nodeId?: unknown } | null;
+  return typeof d?.runId === 'string' && UUID.test(d.runId) && typeof d.nodeId === 'string' && d.nodeId.length >= 1 && d.nodeId.length <= 64;
+}
+
 export const controlJobSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('wake'), runId: z.string().uuid(), nodeId: z.string() }),
   z.object({ kind: z.literal('deadline'), runId: z.string().uuid() }),

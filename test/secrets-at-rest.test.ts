@@ -114,7 +114,7 @@ describe.each(backends())('no secret at rest or in logs (%s backend)', (backend)
     expect(dump.text).toContain('every-credential');
     const queue = backend === 'redis' ? await dumpRedis(stack.env.REDIS_URL!, stack.config.QUEUE_PREFIX) : '';
     if (backend === 'redis') expect(queue).toContain(run.id);
-    expect(lines.filter((l) => l.includes('"node finished"')).length).toBeGreaterThanOrEqual(5);
+    expect(lines.filter((l) => /"node (finished|failed)"/.test(l)).length).toBeGreaterThanOrEqual(5);
     expect({ database: leaks(dump.text), queue: leaks(queue), logs: leaks(lines.join('\n')), answers: leaks(answers.join('\n')) }, `pg_dump used: ${dump.pgDump}`).toEqual({
       database: [],
       queue: [],

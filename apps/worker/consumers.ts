@@ -3,7 +3,7 @@ import type { EngineDeps } from '../../lib/engine/deps.js';
 import { executeNode } from '../../lib/engine/execute-node.js';
 import { nodeQueueNames } from '../../lib/engine/queues.js';
 import { checkDeadline, wakeNode } from '../../lib/engine/waits.js';
-import { CONTROL_QUEUE, controlJobSchema, nodeJobSchema } from '../../lib/jobs.js';
+import { CONTROL_QUEUE, controlJobSchema, isNodeJob } from '../../lib/jobs.js';
 import type { JobWorker } from '../../lib/queue.js';
 
 export interface ConsumerOptions {
@@ -22,9 +22,8 @@ export function startConsumers(deps: EngineDeps, opts: ConsumerOptions): JobWork
     const worker = deps.queues.worker(
       name,
       async (job, _token, signal) => {
-        const data = nodeJobSchema.safeParse(job.data);
-        if (!data.success) throw new UnrecoverableError('malformed node job payload');
-        return executeNode(deps, data.data, signal ?? new AbortController().signal);
+        if (!isNodeJob(job.data)) throw new UnrecoverableError('malformed node job payload');
+        return executeNode(deps, { runId: job.data.runId, nodeId: job.data.nodeId }, signal ?? new AbortController().signal);
       },
       {
         concurrency: opts.concurrency,

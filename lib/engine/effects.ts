@@ -1,6 +1,6 @@
 import { CONTROL_QUEUE, controlJobId, nodeJobId, type ControlJob } from '../jobs.js';
 import type { EngineDeps } from './deps.js';
-import { enqueueControl, enqueueNodes } from './enqueue.js';
+import { enqueueControl, enqueueMany } from './enqueue.js';
 import { nodeQueueFor } from './queues.js';
 import type { CompiledVersion } from './versions.js';
 
@@ -30,7 +30,7 @@ export class AfterCommit {
 /** Queue work only; admission (`fx.admit`) is applied by the caller, which owns the transactions it needs. */
 export async function applyQueueEffects(deps: EngineDeps, fx: AfterCommit): Promise<void> {
   await Promise.all([
-    ...fx.enqueues.map((e) => enqueueNodes(deps, e.compiled, e.runId, e.priority, e.nodeIds)),
+    enqueueMany(deps, fx.enqueues),
     ...fx.timers.map((t) => enqueueControl(deps, t.job, t.at)),
     // Best effort: a job left behind finds nothing to claim in Postgres and just completes.
     ...fx.removals.map((r) => deps.queues.queue(nodeQueueFor(deps.registry, r.type)).remove(nodeJobId(r.runId, r.nodeId)).catch(() => 0)),

@@ -36,10 +36,15 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
   const node = compiled.nodes.get(job.nodeId);
   const lost = new AbortController();
   const cancel = deps.aborts.track(job.runId);
+  let beating = false;
   const heartbeat = setInterval(() => {
+    // One heartbeat in flight per node: a slow database must not pile them onto the pool.
+    if (beating) return;
+    beating = true;
     heartbeatNode(deps.db, job.runId, job.nodeId, claim.attempts)
       .then((ours) => ours || lost.abort(new NodeError('superseded', 'node no longer held by this worker')))
-      .catch(() => {});
+      .catch((err: Error) => log.warn({ err: err.message }, 'node heartbeat failed; the next one retries'))
+      .finally(() => (beating = false));
   }, deps.settings.nodeLockMs / 3);
   let result: NodeOutcome | Suspension;
   try {
@@ -78,8 +83,11 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
     return { status: 'waiting', attempt: claim.attempts, ms };
   }
   const { outcome, recorded } = await recordResult(deps, job, claim.attempts, result, log);
-  log.info({ status: outcome.status, ms, recorded: recorded.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) }, 'node finished');
-  if (recorded.runFinished) log.info({ status: recorded.runFinished }, 'run finished');
+  // Per node at debug: at thousands of nodes a second, info lines would be a worker's main cost.
+  const line = { status: outcome.status, ms, recorded: recorded.recorded, ...(outcome.error ? { code: outcome.error.code } : {}) };
+  if (outcome.status === 'failed') log.warn(line, 'node failed');
+  else log.debug(line, 'node finished');
+  if (recorded.runFinished) log[recorded.runFinished === 'failed' ? 'info' : 'debug']({ status: recorded.runFinished }, 'run finished');
   if (recorded.recorded) safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: outcome.status, seconds: ms / 1000 }));
   if (outcome.status === 'failed') throw new UnrecoverableError(outcome.error?.message ?? 'node failed');
   return { status: outcome.status, attempt: claim.attempts, ms };
