@@ -11,6 +11,7 @@ import {
   type ExpressionScope,
 } from './expression-eval.js';
 import { SandboxPool } from './expression-pool.js';
+import { NOT_INLINE, resolveInline } from './inline-expressions.js';
 import { TemplateSyntaxError, hasTemplate, splitTemplate } from './templates.js';
 
 /**
@@ -91,6 +92,8 @@ function checkSource(source: string, pointer: string, into: ExpressionCheck): vo
  */
 export async function resolveTemplates(value: unknown, scope: ExpressionScope, pointer: string, opts: EvalOptions, signal?: AbortSignal): Promise<unknown> {
   if (!hasExpressions(value)) return value;
+  const inline = resolveInline(value, scope);
+  if (inline !== NOT_INLINE) return inline;
   return sandbox.run({ op: 'resolve', value, scope, pointer, opts }, signal);
 }
 
