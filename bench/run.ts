@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,13 +17,20 @@ import { median, percentile, round, withConcurrency } from './stats.js';
  *
  * Env: DATABASE_URL (a server to create a scratch database on; else embedded PostgreSQL),
  * REDIS_URL (default redis://127.0.0.1:6379 when it answers), BENCH_BACKENDS (redis,postgres),
- * BENCH_WORKERS (2), BENCH_CONCURRENCY (20), BENCH_SCALE (1: multiplies run counts),
+ * BENCH_WORKERS (2), BENCH_CONCURRENCY (50), BENCH_SCALE (1: multiplies run counts; the
+ * baseline always gets its full, warm 20k jobs on Redis), BENCH_BUILT (1: build with tsc and
+ * run web and workers from dist/, as the Procfile does; 0 runs the sources under tsx),
  * BENCH_OUT (bench/results/latest.json).
  */
 type Backend = 'redis' | 'postgres';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const BUILT = process.env.BENCH_BUILT !== '0';
+/** The processes measured: built, as the Procfile runs them (memory figures depend on it), or the sources. */
+const APP = BUILT
+  ? { web: 'dist/apps/api/main.js', worker: 'dist/apps/worker/main.js', migrate: 'dist/scripts/migrate.js' }
+  : { web: ENTRIES.web, worker: ENTRIES.worker, migrate: ENTRIES.migrate };
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const CLIENTS = 50;
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
@@ -127,12 +135,16 @@ async function raw(backend: Backend, env: Record<string, string>) {
 
   const workers = Array.from({ length: WORKERS }, () => startProcess('bench/raw-worker.ts', { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   await Promise.all(workers.map((w) => w.waitFor(/raw worker ready/, 30_000)));
-  const jobs = n(5000);
+  // The baseline at its best: warmed up, then enough jobs that start-up and the last stragglers
+  // weigh nothing (a small, cold run measured BullMQ at a third of its rate).
+  const feed = async (count: number) => {
+    for (let i = 0; i < count; i += 500) await queue.addBulk(Array.from({ length: Math.min(500, count - i) }, () => ({ name: 'node', data: payload(), opts })));
+    await waitIdle(queues, 'raw');
+  };
+  await feed(2000);
+  const jobs = Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
   const t0 = performance.now();
-  for (let i = 0; i < jobs; i += 500) {
-    await queue.addBulk(Array.from({ length: Math.min(500, jobs - i) }, () => ({ name: 'node', data: payload(), opts })));
-  }
-  await waitIdle(queues, 'raw');
+  await feed(jobs);
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(workers.map((w) => w.stop()));
   await queue.obliterate({ force: true });
@@ -199,9 +211,9 @@ async function waitRuns(db: pg.Client, ids: string[], timeoutMs = 600_000): Prom
 async function engine(backend: Backend, env: Record<string, string>) {
   const port = await freePort();
   const key = env.BOOTSTRAP_API_KEY!;
-  const migrate = startProcess(ENTRIES.migrate, env);
+  const migrate = startProcess(APP.migrate, env);
   if ((await migrate.exited).code !== 0) throw new Error(`migrate failed:\n${migrate.lines.join('\n')}`);
-  const web = startProcess(ENTRIES.web, { ...env, PORT: String(port) });
+  const web = startProcess(APP.web, { ...env, PORT: String(port) });
   await web.waitFor(/web listening/, 30_000);
   // A failed request names what the web process logged about it.
   const api = client(`http://127.0.0.1:${port}`, key, () => web.lines.filter((l) => /"level":"(error|warn)"/.test(l)).slice(-5).join('\n'));
@@ -220,7 +232,7 @@ async function engine(backend: Backend, env: Record<string, string>) {
 
   // The engine's own node rate, as the baseline measures BullMQ's: runs already queued (the API
   // is not in the loop), workers started, time until the last one ends.
-  const workers = Array.from({ length: WORKERS }, () => startProcess(ENTRIES.worker, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  const workers = Array.from({ length: WORKERS }, () => startProcess(APP.worker, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   await Promise.all(workers.map((w) => w.waitFor(/worker consuming/, 30_000)));
   const drainStart = Date.now();
   const drainEnd = await waitRuns(db, queued.ids);
@@ -290,11 +302,13 @@ async function benchBackend(backend: Backend, env: Env) {
     LOG_LEVEL: 'info',
     // DATABASE_PREPARED_STATEMENTS=false measures the engine without them.
     ...(process.env.DATABASE_PREPARED_STATEMENTS ? { DATABASE_PREPARED_STATEMENTS: process.env.DATABASE_PREPARED_STATEMENTS } : {}),
+    // DATABASE_POOL_SIZE=N measures every process with pools of N.
+    ...(process.env.DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE } : {}),
     ...(backend === 'redis' ? { REDIS_URL: env.redisUrl! } : {}),
   };
   try {
     if (backend === 'postgres') {
-      const migrate = startProcess(ENTRIES.migrate, appEnv);
+      const migrate = startProcess(APP.migrate, appEnv);
       if ((await migrate.exited).code !== 0) throw new Error(`migrate failed:\n${migrate.lines.join('\n')}`);
     }
     console.error(`[${backend}] raw BullMQ baseline…`);
@@ -309,7 +323,7 @@ async function benchBackend(backend: Backend, env: Env) {
       baseline,
       engine: result,
       ratio: ratio(result.drain.nodesPerSecond),
-      ratios: { drain: ratio(result.drain.nodesPerSecond), chain10: ratio(result.chain10.nodesPerSecond), fan50: ratio(result.fan50.nodesPerSecond) },
+      ratios: { drain: ratio(result.drain.nodesPerSecond), api: ratio(result.one.runsPerSecond), chain10: ratio(result.chain10.nodesPerSecond), fan50: ratio(result.fan50.nodesPerSecond) },
     };
   } finally {
     await database.drop().catch(() => {});
@@ -320,7 +334,7 @@ function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
   const rows: [string, (r: (typeof results)[number]) => string | number][] = [
     ['raw BullMQ no-op jobs/s', (r) => r.baseline.jobsPerSecond],
     ['queued 1-node runs drained: nodes/s', (r) => `${r.engine.drain.nodesPerSecond} (${r.ratios.drain}×)`],
-    ['1-node runs through the API: runs/s', (r) => r.engine.one.runsPerSecond],
+    ['1-node runs through the API: runs/s (× raw)', (r) => `${r.engine.one.runsPerSecond} (${r.ratios.api}×)`],
     ['10-node chains: nodes/s (× raw)', (r) => `${r.engine.chain10.nodesPerSecond} (${r.ratios.chain10}×)`],
     ['1→50→1 fan: nodes/s (× raw)', (r) => `${r.engine.fan50.nodesPerSecond} (${r.ratios.fan50}×)`],
     [`POST /runs p50/p99 ms (${CLIENTS} clients)`, (r) => `${r.engine.postRunsMs.p50} / ${r.engine.postRunsMs.p99}`],
@@ -343,6 +357,12 @@ process.on('uncaughtException', (err) => {
   if ((err as { code?: string }).code === '57P01') return;
   throw err;
 });
+
+if (BUILT) {
+  console.error('[bench] building (tsc -p tsconfig.build.json): web and workers run from dist/, as the Procfile runs them');
+  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
+}
 
 const env = await provision();
 try {

@@ -25,7 +25,8 @@ process.once('exit', () => {
 });
 
 export function startProcess(entry: string, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // A built entry (dist/…/*.js) runs as the Procfile runs it; a source one under tsx.
+  const child = spawn(process.execPath, entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
