@@ -67,3 +67,9 @@ export async function countCredentialsNotUnderKey(db: Database, currentKeyId: st
   const row = await db.selectFrom('credentials').select((eb) => eb.fn.countAll<string>().as('n')).where('key_id', '<>', currentKeyId).executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * The channel every change to a credentials row NOTIFYs with its workspace id (a trigger, see
+ * migrations/0010_credential_changes.sql), or '*' after a TRUNCATE: workers drop cached credentials.
+ */
+export const CREDENTIAL_CHANGES_CHANNEL = 'conveyor_credentials';

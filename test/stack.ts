@@ -6,6 +6,9 @@ import { startConsumers } from '../apps/worker/consumers.js';
 import { createDb, createPool, type Database } from '../db/database.js';
 import { ensureBootstrapKey } from '../lib/auth/bootstrap.js';
 import { loadConfig, type Config } from '../lib/config.js';
+import { cachedCredentials } from '../lib/credentials/cache.js';
+import { credentialResolver } from '../lib/credentials/resolver.js';
+import { createKeyring } from '../lib/crypto.js';
 import type { EngineDeps } from '../lib/engine/deps.js';
 import { listenForCancellations } from '../lib/engine/cancel-listener.js';
 import { engineDeps } from '../lib/engine/engine-deps.js';
@@ -86,12 +89,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const db = createDb(pool);
   const queues = createQueueBackend(config, log);
   const metrics = createMetrics({ process: 'test', queues: { backend: queues, names: allQueueNames(opts.registry) } });
-  const engine = engineDeps({ db, queues, config, log, registry: opts.registry, credentials: opts.credentials, hooks: metrics.hooks });
+  // As in apps/worker/main.ts: a credential cache kept current by the cancel listener.
+  const credentialCache = opts.credentials ? undefined : cachedCredentials(credentialResolver(db, createKeyring(config.ENCRYPTION_KEYS)));
+  const engine = engineDeps({ db, queues, config, log, registry: opts.registry, credentials: opts.credentials ?? credentialCache, hooks: metrics.hooks });
   const runEvents = createRunEventsHub({ db, databaseUrl: config.DATABASE_URL, log });
   const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry), metrics, runEvents });
   await ensureBootstrapKey(db, adminKey);
   const workers: JobWorker[] = [];
-  const cancellations = listenForCancellations(config.DATABASE_URL, engine.aborts, log);
+  const cancellations = listenForCancellations(config.DATABASE_URL, engine.aborts, log, { credentials: credentialCache });
   await cancellations.ready;
   const startWorkers = (concurrency = opts.concurrency ?? 10) => {
     const started = startConsumers(engine, { concurrency });

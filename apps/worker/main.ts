@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import { createDb, createPool } from '../../db/database.js';
 import { loadConfigOrExit, poolSize } from '../../lib/config.js';
+import { cachedCredentials } from '../../lib/credentials/cache.js';
+import { credentialResolver } from '../../lib/credentials/resolver.js';
+import { createKeyring } from '../../lib/crypto.js';
 import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
@@ -26,8 +29,11 @@ const pool = createPool({
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
-const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks });
-const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log);
+// Decrypted credentials are reused for a few seconds; the cancel listener's connection also
+// LISTENs for credential changes and drops the changed workspace's entries.
+const credentials = cachedCredentials(credentialResolver(db, createKeyring(config.ENCRYPTION_KEYS)));
+const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks, credentials });
+const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log, { credentials });
 // The expression sandbox thread boots in the background while the consumers connect.
 void warmUpExpressions();
 
