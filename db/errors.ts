@@ -61,3 +61,21 @@ export function isConnectionUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Runs `attempt` (a whole transaction) again when PostgreSQL rolled it back for a serialization
+ * failure or a deadlock: everything it did was undone, so redoing it is safe. At most
+ * `maxAttempts` times, with a short jittered pause; any other error, or the last conflict, is thrown.
+ */
+export async function retryOnConflict<T>(attempt: () => Promise<T>, opts: { maxAttempts?: number; onRetry?: (n: number, code: string) => void } = {}): Promise<T> {
+  const max = opts.maxAttempts ?? 5;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isRetryableTxError(err) || n >= max) throw err;
+      opts.onRetry?.(n, (err as PgError).code!);
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * n));
+    }
+  }
+}

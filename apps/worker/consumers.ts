@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError } from 'bullmq';
 import type { EngineDeps } from '../../lib/engine/deps.js';
-import { executeNode } from '../../lib/engine/execute-node.js';
+import { RetryLater, executeNode } from '../../lib/engine/execute-node.js';
 import { nodeQueueNames } from '../../lib/engine/queues.js';
 import { checkDeadline, wakeNode } from '../../lib/engine/waits.js';
 import { CONTROL_QUEUE, controlJobSchema, isNodeJob } from '../../lib/jobs.js';
@@ -21,9 +21,16 @@ export function startConsumers(deps: EngineDeps, opts: ConsumerOptions): JobWork
   const nodeWorkers = wanted.map((name) => {
     const worker = deps.queues.worker(
       name,
-      async (job, _token, signal) => {
+      async (job, token, signal) => {
         if (!isNodeJob(job.data)) throw new UnrecoverableError('malformed node job payload');
-        return executeNode(deps, { runId: job.data.runId, nodeId: job.data.nodeId }, signal ?? new AbortController().signal);
+        try {
+          return await executeNode(deps, { runId: job.data.runId, nodeId: job.data.nodeId }, signal ?? new AbortController().signal);
+        } catch (err) {
+          if (!(err instanceof RetryLater) || !token) throw err;
+          deps.log.warn({ runId: job.data.runId, nodeId: job.data.nodeId, err: err.message }, 'node job delayed: the database failed it');
+          await job.moveToDelayed(Date.now() + err.delayMs, token);
+          throw new DelayedError();
+        }
       },
       {
         concurrency: opts.concurrency,

@@ -5,6 +5,7 @@ import { markRunStarted } from '../../db/runs.js';
 import type { EngineDeps } from './deps.js';
 import { AfterCommit, applyQueueEffects } from './effects.js';
 import { settle } from './settle.js';
+import { conflictsRetried } from './tx.js';
 import { loadVersion } from './versions.js';
 
 /** Runs admitted in one pass at most: the rest wait for the next finished run or sweep. */
@@ -24,8 +25,9 @@ export async function admitRuns(deps: EngineDeps, workflowId: string): Promise<n
     .limit(1)
     .executeTakeFirst();
   if (!hasQueued) return 0;
-  const fx = new AfterCommit();
-  const started = await deps.db.transaction().execute(async (tx) => {
+  let fx = new AfterCommit();
+  const started = await conflictsRetried(deps, () => deps.db.transaction().execute(async (tx) => {
+    fx = new AfterCommit();
     const wf = await lockWorkflowSlots(tx, workflowId);
     if (!wf) return 0;
     let running = await countRunning(tx, workflowId);
@@ -37,7 +39,7 @@ export async function admitRuns(deps: EngineDeps, workflowId: string): Promise<n
     for (const c of candidates) {
       if (running >= limit) break;
       if (c.exclusive_key && held.has(c.exclusive_key)) continue;
-      const compiled = await loadVersion(deps.db, workflowId, c.version);
+      const compiled = await loadVersion(tx, workflowId, c.version);
       const begun = await markRunStarted(tx, c.id, compiled.definition.timeoutMs);
       if (!begun) continue;
       const statuses = await nodeStatuses(tx, c.id);
@@ -56,7 +58,7 @@ export async function admitRuns(deps: EngineDeps, workflowId: string): Promise<n
       if (c.exclusive_key) held.add(c.exclusive_key);
     }
     return n;
-  });
+  }));
   await applyQueueEffects(deps, fx);
   if (started > 0) deps.log.debug({ workflowId, started }, 'queued runs admitted');
   return started;

@@ -19,6 +19,20 @@ import { inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
 
+/** How long a job waits before it is delivered again after the database failed it (not the node). */
+const INFRA_RETRY_MS = 1_000;
+
+/**
+ * The database, not the node, failed this delivery: the consumer moves the job back to delayed
+ * without spending one of BullMQ's attempts, so PostgreSQL's count alone decides retries.
+ */
+export class RetryLater extends Error {
+  constructor(readonly delayMs: number, message: string) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}
+
 export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'waiting' | 'ignored'; attempt?: number; ms?: number };
 
 /**
@@ -28,11 +42,26 @@ export type NodeExecution = { status: 'succeeded' | 'failed' | 'skipped' | 'wait
  * Throws to have BullMQ retry with backoff; throws UnrecoverableError for a final failure.
  */
 export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: AbortSignal): Promise<NodeExecution> {
-  const claim = await claimBatched(deps, job.runId, job.nodeId);
+  let claim: ClaimedNode | undefined;
+  try {
+    claim = await claimBatched(deps, job.runId, job.nodeId);
+  } catch (err) {
+    // Nothing was claimed, so no attempt was spent: the job comes back without spending BullMQ's either.
+    throw new RetryLater(INFRA_RETRY_MS, `could not claim the node: ${(err as Error).message}`);
+  }
   if (!claim) return { status: 'ignored' };
   const started = performance.now();
   const log = deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts });
-  const compiled = await loadVersion(deps.db, claim.workflow_id, claim.version);
+  let compiled: CompiledVersion;
+  try {
+    compiled = await loadVersion(deps.db, claim.workflow_id, claim.version);
+  } catch (err) {
+    // Claimed but not started: put the node back in the queue for a later delivery. PostgreSQL's
+    // attempt count (the one that decides retries) already has this attempt; BullMQ's does not.
+    log.warn({ err: (err as Error).message }, 'could not load the workflow version; the node goes back to the queue');
+    await requeueRunningNode(deps.db, job.runId, job.nodeId, claim.attempts, 'worker could not load the workflow; retrying').catch(() => false);
+    throw new RetryLater(INFRA_RETRY_MS, `could not load the workflow version: ${(err as Error).message}`);
+  }
   const node = compiled.nodes.get(job.nodeId);
   const lost = new AbortController();
   const cancel = deps.aborts.track(job.runId);
@@ -222,7 +251,7 @@ async function scheduleRetry(deps: EngineDeps, job: NodeJob, attempt: number, no
   const retry = node.retry!;
   const delay = retry.backoff === 'exponential' ? retry.delayMs * 2 ** (attempt - 1) : retry.delayMs;
   const at = new Date(Date.now() + delay).toISOString();
-  await deps.db.transaction().execute(async (tx) => {
+  await inTransaction(deps, async ({ tx }) => {
     const run = await lockRun(tx, job.runId);
     if (run?.status !== 'running') return;
     if (!(await requeueRunningNode(tx, job.runId, job.nodeId, attempt, `retry backoff until ${at}`))) return;

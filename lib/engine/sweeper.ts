@@ -7,7 +7,7 @@ import type { EngineDeps } from './deps.js';
 import { enqueueControl, enqueueNodes } from './enqueue.js';
 import { nodeQueueFor } from './queues.js';
 import { loadVersion } from './versions.js';
-import { inStatement } from './tx.js';
+import { conflictsRetried, inStatement } from './tx.js';
 import { checkDeadline } from './waits.js';
 
 /** Spells "SWEP": the advisory lock key only one scheduler's sweep holds at a time. */
@@ -38,14 +38,14 @@ const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'wai
  */
 export async function sweep(deps: EngineDeps, opts: { graceMs?: number; deadlineGraceMs?: number; limit?: number } = {}): Promise<SweepResult> {
   const limit = opts.limit ?? 500;
-  return deps.db.transaction().execute(async (tx) => {
+  return conflictsRetried(deps, () => deps.db.transaction().execute(async (tx) => {
     const result: SweepResult = { swept: false, checked: 0, reenqueued: 0, timers: 0, deadlines: 0, parents: 0, admitted: 0 };
     if (!(await tryAdvisoryXactLock(tx, SWEEP_LOCK_KEY))) return result;
     result.swept = true;
     const due = await nodesDueForSweep(tx, opts.graceMs ?? SWEEP_GRACE_MS, deps.settings.nodeLockMs, limit);
     result.checked = due.length;
     for (const row of due) {
-      const compiled = await loadVersion(deps.db, row.workflow_id, row.version);
+      const compiled = await loadVersion(tx, row.workflow_id, row.version);
       const node = compiled.nodes.get(row.node_id);
       if (!node) continue;
       const queue = deps.queues.queue(nodeQueueFor(deps.registry, node.type));
@@ -74,7 +74,7 @@ export async function sweep(deps: EngineDeps, opts: { graceMs?: number; deadline
     }
     for (const workflowId of await workflowsWithQueuedRuns(tx, limit)) result.admitted += await admitRuns(deps, workflowId);
     return result;
-  });
+  }));
 }
 
 /** No live job under this id; a finished one that would swallow the re-add is cleared. */

@@ -1,11 +1,9 @@
 import type { Database } from '../../db/database.js';
-import { isRetryableTxError } from '../../db/errors.js';
+import { retryOnConflict } from '../../db/errors.js';
 import { admitRuns } from './admission.js';
 import { completeParentNode } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { AfterCommit, applyQueueEffects } from './effects.js';
-
-const MAX_TX_ATTEMPTS = 5;
 
 /** A transaction of the engine: the queries run on `tx`, the queue work waits in `fx` for the commit. */
 export interface TxContext {
@@ -32,21 +30,19 @@ export function inStatement<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise
 
 async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<T> {
   let fx = new AfterCommit();
-  let result: T;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      result = await step(fx);
-      break;
-    } catch (err) {
-      // A deadlock or serialisation failure rolled everything back: the whole step is safe to redo.
-      if (!isRetryableTxError(err) || attempt >= MAX_TX_ATTEMPTS) throw err;
-      deps.log.warn({ attempt, code: (err as { code?: string }).code }, 'transaction conflict; retrying');
-      fx = new AfterCommit();
-      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
-    }
-  }
+  const result = await conflictsRetried(deps, () => step((fx = new AfterCommit())));
   await afterCommit(deps, fx);
   return result;
+}
+
+/**
+ * A transaction outside inTransaction (its own boundary: admission, the sweeper, a retry's
+ * requeue) retried on a serialization failure or deadlock like every engine transaction.
+ */
+export function conflictsRetried<T>(deps: Pick<EngineDeps, 'log'>, transaction: () => Promise<T>): Promise<T> {
+  return retryOnConflict(transaction, {
+    onRetry: (attempt, code) => deps.log.warn({ attempt, code }, 'transaction conflict; retrying'),
+  });
 }
 
 /** A committed step's consequences: queue work, admission, observers, and the parents of ended child runs. */
