@@ -46,9 +46,31 @@ describe('GroupCommit', () => {
 
   it('caps a batch and keeps draining', async () => {
     const sizes: number[] = [];
-    const gc = new GroupCommit<number, number>(async (items) => (sizes.push(items.length), await tick(), items), async (i) => i, 3);
+    const gc = new GroupCommit<number, number>(async (items) => (sizes.push(items.length), await tick(), items), async (i) => i, { maxBatch: 3 });
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => gc.submit(i)));
     expect(all).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(sizes).toEqual([1, 3, 3, 3]);
+  });
+
+  it('keeps up to maxInFlight batches travelling at once, each gathering what arrived meanwhile', async () => {
+    let live = 0;
+    let peak = 0;
+    const sizes: number[] = [];
+    const gc = new GroupCommit<number, number>(
+      async (items) => {
+        live++;
+        peak = Math.max(peak, live);
+        sizes.push(items.length);
+        await tick();
+        live--;
+        return items;
+      },
+      async (i) => i,
+      { maxInFlight: 2 },
+    );
+    const all = await Promise.all(Array.from({ length: 7 }, (_, i) => gc.submit(i)));
+    expect(all).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(peak).toBe(2);
+    expect(sizes).toEqual([1, 1, 5]);
   });
 });

@@ -35,11 +35,17 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
   const claim = async (runId: string, nodeId: string) => (await claimNode(stack.db, runId, nodeId, 30_000))!.attempts;
   const nodes = async (runId: string) =>
     Object.fromEntries((await stack.db.selectFrom('node_runs').select(['node_id', 'status']).where('run_id', '=', runId).execute()).map((r) => [r.node_id, r.status]));
-  /** A result ready to submit: results submitted while it is in flight share the next batch. */
+  /**
+   * Results ready to submit, one per batch a process keeps in flight: results submitted while
+   * they travel share the next batch.
+   */
   const blockerResult = async () => {
-    const runId = await startRun('blocker');
-    const attempt = await claim(runId, 'x');
-    return () => commitResult(stack.engine, runId, 'x', { status: 'running', attempt }, { status: 'succeeded', output: 1 });
+    const ready: { runId: string; attempt: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const runId = await startRun('blocker');
+      ready.push({ runId, attempt: await claim(runId, 'x') });
+    }
+    return () => Promise.all(ready.map((b) => commitResult(stack.engine, b.runId, 'x', { status: 'running', attempt: b.attempt }, { status: 'succeeded', output: 1 })));
   };
 
   beforeAll(async () => {
@@ -72,15 +78,15 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
 
   it('claims in one batch: a node delivered twice is claimed once, each run locked once', async () => {
     const runs = [await startRun('diamond'), await startRun('diamond')];
-    const blockerRun = await startRun('blocker');
-    const first = claimBatched(stack.engine, blockerRun, 'x');
+    const blockerRuns = [await startRun('blocker'), await startRun('blocker'), await startRun('blocker')];
+    const first = Promise.all(blockerRuns.map((r) => claimBatched(stack.engine, r, 'x')));
     const claims = await Promise.all([
       claimBatched(stack.engine, runs[0]!, 'a'),
       claimBatched(stack.engine, runs[0]!, 'a'),
       claimBatched(stack.engine, runs[1]!, 'b'),
       claimBatched(stack.engine, runs[0]!, 'b'),
     ]);
-    expect((await first)?.attempts).toBe(1);
+    expect((await first).map((c) => c?.attempts)).toEqual([1, 1, 1]);
     expect(claims.map((c) => c?.attempts)).toEqual([1, undefined, 1, 1]);
     expect(claims[0]).toMatchObject({ type: 'noop', version: 1 });
     expect(await nodes(runs[0]!)).toEqual({ a: 'running', b: 'running', join: 'pending' });
