@@ -160,8 +160,3 @@ function collectReferences(ast: unknown, into: ExpressionCheck): void {
   };
   visit(ast, true);
 }
-
-/** Starts the sandbox thread now, so the first node with an expression does not wait for it to boot. */
-export async function warmUpExpressions(): Promise<void> {
-  await resolveTemplates('{{ 1 }}', { input: null, nodes: {}, run: { id: 'warm-up', workflowId: 'warm-up', attempt: 0 } }, '/', { nodeId: 'warm-up' }).catch(() => undefined);
-}

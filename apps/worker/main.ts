@@ -11,7 +11,6 @@ import { createMetrics, serveMetrics } from '../../lib/metrics.js';
 import { createQueueBackend, type JobWorker } from '../../lib/queue.js';
 import { installShutdown } from '../../lib/shutdown.js';
 import { startHeartbeat, type Heartbeat } from '../../lib/workers/heartbeat.js';
-import { warmUpExpressions } from '../../lib/expressions.js';
 import { assertMigrated } from '../../lib/startup.js';
 import { startConsumers } from './consumers.js';
 
@@ -34,8 +33,8 @@ const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.i
 const credentials = cachedCredentials(credentialResolver(db, createKeyring(config.ENCRYPTION_KEYS)));
 const deps = engineDeps({ db, queues, config, log, hooks: metrics.hooks, credentials });
 const cancellations = listenForCancellations(config.DATABASE_URL, deps.aborts, log, { credentials });
-// The expression sandbox thread boots in the background while the consumers connect.
-void warmUpExpressions();
+// No sandbox thread is started ahead: plain path expressions are resolved in-process, so many
+// workers never need one (16 MB each); the first expression that does waits ~90 ms for its boot.
 
 let workers: JobWorker[] = [];
 let heartbeat: Heartbeat | undefined;
