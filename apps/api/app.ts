@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { secureHeaders } from 'hono/secure-headers';
 import { createMetrics } from '../../lib/metrics.js';
 import { createRunEventsHub } from '../../lib/run-events-hub.js';
 import { BOARD_PATH, boardRoutes } from './board.js';
@@ -10,6 +9,7 @@ import { requireKey } from './middleware/auth.js';
 import { jsonBodies, limitBody, maxBodyBytes } from './middleware/body.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { responseHeaders } from './middleware/security-headers.js';
 import { saneUrls } from './middleware/url.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { credentialRoutes } from './routes/credentials.js';
@@ -33,7 +33,7 @@ export function createApp(deps: ApiDeps) {
     },
   });
   app.use('*', requestContext(deps.log));
-  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  app.use('*', responseHeaders((c) => [['X-Request-Id', c.get('requestId')]]));
   app.onError(handleError);
   app.notFound(handleNotFound);
   app.use('*', saneUrls());

@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { succeededOutputs } from '../../db/node-runs.js';
 import type { NewEvent } from '../../db/run-events.js';
-import { findRunByIdempotencyKey, insertRunWithNodes, type RunAudit } from '../../db/runs.js';
-import type { JsonValue, NodeStatus, Run, TriggerType } from '../../db/types.js';
+import type { AssumedWorkflow, RunAudit } from '../../db/runs.js';
+import type { JsonValue, NodeStatus, TriggerType } from '../../db/types.js';
 import type { EngineDeps } from './deps.js';
-import { admitRuns } from './admission.js';
-import { AfterCommit, applyQueueEffects } from './effects.js';
+import { commitRun, type StartedRun } from './run-commits.js';
 import { settle } from './settle.js';
 import { loadVersion } from './versions.js';
+
+export type { StartedRun };
 
 export interface StartRunRequest {
   workspaceId: string;
@@ -29,19 +31,25 @@ export interface StartRunRequest {
   concurrency?: number | null;
   /** An audit entry for the run's creation, written in the same statement as the run. */
   audit?: RunAudit;
-}
-
-export interface StartedRun {
-  run: Run;
-  /** False when the idempotency key matched an earlier run, which is returned instead. */
-  created: boolean;
+  /**
+   * Refuse (404) if the workflow is archived by the time the run is inserted: checked in the
+   * insert itself, so an archive racing the request cannot slip a run in after its own check.
+   */
+  requireActive?: boolean;
+  /**
+   * With `requireActive`: the workflow row this request decided with (`concurrency`, the version
+   * taken), when read from a cache. The insert checks it still holds; if not, nothing is created
+   * and StaleWorkflow is thrown, for the caller to read the workflow again and retry.
+   */
+  assumed?: AssumedWorkflow;
 }
 
 /**
- * Creates a run with a row per node in one transaction, then enqueues what is ready. A run of
+ * Creates a run with a row per node in one statement, then enqueues what is ready. A run of
  * a workflow without a concurrency limit starts at once (its roots queued); otherwise it waits
  * in `queued` and admission starts it when a slot is free. Postgres is written first, so a crash
- * before the enqueue loses nothing: the sweeper finds queued nodes without jobs.
+ * before the enqueue loses nothing: the sweeper finds queued nodes without jobs. Concurrent
+ * creations share their statement and their addBulk (run-commits.ts).
  */
 export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
   const compiled = await loadVersion(deps.db, req.workflowId, req.version);
@@ -67,10 +75,9 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
     ...[...reused.keys()].map((nodeId): NewEvent => ({ type: 'node.succeeded', nodeId, data: { reusedFrom: req.retryOf! } })),
     ...ready.map((nodeId): NewEvent => ({ type: 'node.queued', nodeId })),
   ];
-  // One statement: atomic on its own, and one round trip on the API's hottest path.
-  const run = await insertRunWithNodes(
-    deps.db,
-    {
+  return commitRun(deps, {
+    run: {
+      id: randomUUID(),
       workspace_id: req.workspaceId,
       workflow_id: req.workflowId,
       version: req.version,
@@ -91,20 +98,14 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
       parent_node_id: req.parent?.nodeId ?? null,
       depth: req.parent ? req.parent.depth + 1 : 0,
     },
-    compiled.definition.nodes.map((n) => ({ node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
+    nodes: compiled.definition.nodes.map((n) => ({ node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
     events,
-    req.audit,
-  );
-  if (!run) {
-    const existing = await findRunByIdempotencyKey(deps.db, req.workflowId, req.idempotencyKey!);
-    if (!existing) throw new Error('idempotency conflict but no run found');
-    return { run: existing, created: false };
-  }
-  const fx = new AfterCommit();
-  fx.enqueue(compiled, run.id, priority, ready);
-  if (deadline) fx.timers.push({ job: { kind: 'deadline', runId: run.id }, at: deadline });
-  await applyQueueEffects(deps, fx);
-  if (!admitted) await admitRuns(deps, req.workflowId);
-  deps.log.debug({ runId: run.id, workflowId: req.workflowId, admitted }, 'run created');
-  return { run, created: true };
+    audit: req.audit,
+    requireActive: req.requireActive,
+    assumed: req.assumed,
+    compiled,
+    priority,
+    ready,
+    admitted,
+  });
 }

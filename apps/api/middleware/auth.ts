@@ -5,6 +5,7 @@ import type { Role } from '../../../db/types.js';
 import { hashSecret, hashesEqual, roleAllows } from '../../../lib/auth/api-keys.js';
 import { forbidden, unauthorized } from '../../../lib/errors.js';
 import type { ApiEnv } from '../context.js';
+import { lookupsFor } from '../lookups.js';
 
 /** Reads a key from `Authorization: Bearer <key>`, or, when `allowBasic`, the password of HTTP Basic. */
 export function keyFromHeader(header: string | undefined, allowBasic = false): string | undefined {
@@ -20,10 +21,10 @@ export function keyFromHeader(header: string | undefined, allowBasic = false): s
   return undefined;
 }
 
-export async function authenticate(db: Database, secret: string | undefined): Promise<KeyPrincipal | undefined> {
+export async function authenticate(db: Database, secret: string | undefined, find = (hash: Buffer) => findActiveKeyByHash(db, hash)): Promise<KeyPrincipal | undefined> {
   if (!secret || secret.length > 256) return undefined;
   const hash = hashSecret(secret);
-  const principal = await findActiveKeyByHash(db, hash);
+  const principal = await find(hash);
   // The lookup is by hash, so this compare is belt and braces against index-timing games.
   return principal && hashesEqual(principal.secretHash, hash) ? principal : undefined;
 }
@@ -41,14 +42,15 @@ export function callerOf(c: Context<ApiEnv>): KeyPrincipal | undefined {
 /** last_used_at has minute resolution: each process writes it at most once a minute per key. */
 const TOUCH_EVERY_MS = 60_000;
 
-/** Every /v1 route: a valid, unrevoked key or 401. */
+/** Every /v1 route: a valid, unrevoked key or 401, looked up on every request (concurrent lookups share a statement). */
 export function requireKey(db: Database): MiddlewareHandler<ApiEnv> {
   const touched = new Map<string, number>();
+  const { key } = lookupsFor(db);
   return async (c, next) => {
-    const principal = await authenticate(db, keyFromHeader(c.req.header('authorization')));
+    const principal = await authenticate(db, keyFromHeader(c.req.header('authorization')), key);
     if (!principal) throw unauthorized();
+    // The request's logger binds keyId and workspaceId from here on (request-context.ts).
     callers.set(c, principal);
-    c.get('log').setBindings?.({ keyId: principal.keyId, workspaceId: principal.workspaceId });
     const now = Date.now();
     if ((touched.get(principal.keyId) ?? 0) < now - TOUCH_EVERY_MS) {
       if (touched.size > 10_000) touched.clear();

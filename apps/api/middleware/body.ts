@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Config } from '../../../lib/config.js';
 import { AppError, badRequest, tooLarge } from '../../../lib/errors.js';
@@ -16,12 +16,20 @@ export function maxBodyBytes(config: Pick<Config, 'MAX_RUN_INPUT_BYTES'>): numbe
  * caller cannot make the server buffer a body it will refuse anyway.
  */
 export function limitBody(maxBytes: number, opts: { except?: string } = {}): MiddlewareHandler<ApiEnv> {
-  const limit = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw tooLarge(`Request bodies are limited to ${maxBytes} bytes.`);
-    },
-  });
+  const refuse = () => {
+    throw tooLarge(`Request bodies are limited to ${maxBytes} bytes.`);
+  };
+  const streamed = bodyLimit({ maxSize: maxBytes, onError: refuse });
+  const limit: MiddlewareHandler<ApiEnv> = (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    // A declared length is the size (Node's parser delivers exactly that many bytes): checked
+    // without touching `c.req.raw.body`, which would turn the request into a web stream and cost
+    // more than the rest of a small request. A body without one is counted as it streams in.
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    if (Number.parseInt(declared, 10) > maxBytes) refuse();
+    return next();
+  };
   const except = opts.except;
   if (!except) return limit;
   return (c, next) => (c.req.path === except || c.req.path.startsWith(`${except}/`) ? next() : limit(c, next));
@@ -32,6 +40,15 @@ export { MAX_JSON_DEPTH } from '../../../lib/json-storable.js';
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether a request carries a body (maybe empty), asked of its headers first: `c.req.raw.body` costs a web stream. */
+function hasBody(c: Context<ApiEnv>): boolean {
+  if (c.req.header('content-length') !== undefined || c.req.header('transfer-encoding') !== undefined) return true;
+  // Neither is no body on the wire; a Request built in-process (tests) may still hold one.
+  return c.req.raw.body !== null;
+}
 
 const unsupported = () =>
   new AppError(415, 'unsupported_media_type', 'Send the body as JSON with `Content-Type: application/json` (UTF-8).');
@@ -44,7 +61,7 @@ const unsupported = () =>
  */
 export function jsonBodies(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    if (!WITH_BODY.has(c.req.method) || !c.req.raw.body) return next();
+    if (!WITH_BODY.has(c.req.method) || !hasBody(c)) return next();
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.byteLength === 0) {
       const headers = new Headers(c.req.raw.headers);
@@ -57,7 +74,7 @@ export function jsonBodies(): MiddlewareHandler<ApiEnv> {
     if (!JSON_TYPE.test(type) || (charset && charset !== 'utf-8' && charset !== 'utf8')) throw unsupported();
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      text = utf8.decode(bytes);
     } catch {
       throw badRequest('The request body is not valid UTF-8.', undefined, 'invalid_utf8');
     }

@@ -2,23 +2,47 @@ import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../../lib/logger.js';
 import type { ApiEnv } from '../context.js';
+import { callerOf } from './auth.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** A request id (the caller's X-Request-Id when sane), a child logger, and one access-log line. */
+/**
+ * A request id (the caller's X-Request-Id when sane, answered in X-Request-Id by app.ts), a
+ * child logger, and one access-log line.
+ * The child logger (request id, and the caller's key and workspace once authenticated) is made
+ * when first used: most requests log nothing at info, and making one per request (its bindings
+ * serialised and redacted) cost more than routing the request.
+ */
 export function requestContext(log: Logger): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-    const reqLog = log.child({ requestId });
+    let reqLog: Logger | undefined;
+    const child = () => {
+      if (reqLog) return reqLog;
+      const caller = callerOf(c);
+      reqLog = log.child(caller ? { requestId, keyId: caller.keyId, workspaceId: caller.workspaceId } : { requestId });
+      return reqLog;
+    };
     c.set('requestId', requestId);
-    c.set('log', reqLog);
+    c.set('log', lazy(child));
     const started = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
     const status = c.res.status;
+    if (status < 500 && !log.isLevelEnabled('debug')) return;
     const line = { method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) };
-    if (status >= 500) reqLog.error(line, 'request');
-    else reqLog.debug(line, 'request');
+    if (status >= 500) child().error(line, 'request');
+    else child().debug(line, 'request');
   };
+}
+
+/** A Logger that is `make()`'s, made on first use. */
+function lazy(make: () => Logger): Logger {
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      const target = make();
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

@@ -20,6 +20,8 @@ export function saneUrls(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const raw = c.req.raw.url;
     if (raw.length > MAX_URL_LENGTH) throw badRequest(`URLs are limited to ${MAX_URL_LENGTH} characters.`, undefined, 'invalid_url');
+    // Without a percent sign there is nothing to decode (a raw NUL or byte >0x7f arrives percent-encoded).
+    if (!raw.includes('%')) return next();
     const url = new URL(raw);
     const parts = [url.pathname, ...url.search.slice(1).split('&').flatMap((pair) => pair.split('='))];
     for (const part of parts) {

@@ -105,6 +105,7 @@ export function hookRoutes({ db, engine, config }: ApiDeps) {
       input,
       trigger: { type: 'webhook', path },
       idempotencyKey: c.req.valid('header')['idempotency-key'],
+      requireActive: true,
     });
     if (c.req.valid('query').wait === 'true' && config.WEBHOOK_WAIT_MS > 0) {
       const ended = await waitForRunEnd(db, run.id, { timeoutMs: config.WEBHOOK_WAIT_MS, signal: c.req.raw.signal });

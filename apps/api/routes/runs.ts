@@ -1,9 +1,10 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { listNodeRuns } from '../../../db/node-runs.js';
 import { getRun, listRuns } from '../../../db/runs.js';
-import { findWorkflow, getVersion } from '../../../db/workflows.js';
-import type { JsonValue } from '../../../db/types.js';
+import { getVersion } from '../../../db/workflows.js';
+import type { JsonValue, Workflow } from '../../../db/types.js';
 import { cancelRun } from '../../../lib/engine/cancel.js';
+import { StaleWorkflow } from '../../../lib/engine/run-commits.js';
 import { startRun } from '../../../lib/engine/start-run.js';
 import { signalNode } from '../../../lib/engine/waits.js';
 import { describeWaits } from '../../../lib/engine/waiting-for.js';
@@ -11,6 +12,7 @@ import { loadVersion } from '../../../lib/engine/versions.js';
 import { assertNever, badRequest, conflict, notFound, tooLarge } from '../../../lib/errors.js';
 import { audit } from '../audit.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { lookupsFor } from '../lookups.js';
 import { decodeCursor, emptyPage, page, pageQuery, workflowFilter } from '../pagination.js';
 import { presentRun, presentRunSummary } from '../present.js';
 import { defineRoute } from '../route.js';
@@ -92,6 +94,7 @@ const signal = defineRoute('editor', {
 
 export function runRoutes({ db, engine, config }: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
+  const lookups = lookupsFor(db);
 
   app.openapi(enqueue, async (c) => {
     const { workspaceId } = c.get('principal');
@@ -102,24 +105,35 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
     if (Buffer.byteLength(JSON.stringify(input)) > config.MAX_RUN_INPUT_BYTES) {
       throw tooLarge(`Run input is limited to ${config.MAX_RUN_INPUT_BYTES} bytes (MAX_RUN_INPUT_BYTES).`);
     }
-    const wf = await findWorkflow(db, workspaceId, c.req.valid('param').idOrName);
-    if (!wf || wf.archived_at) throw notFound(`workflow '${c.req.valid('param').idOrName}'`);
-    const version = body.version ?? wf.latest_version;
-    if (body.version && !(await getVersion(db, wf.id, body.version))) {
-      throw badRequest(`workflow '${wf.name}' has no version ${body.version}`, [{ pointer: '/version', message: 'no such version' }]);
-    }
-    const { run, created } = await startRun(engine, {
-      workspaceId,
-      workflowId: wf.id,
-      version,
-      input,
-      trigger: { type: 'api', keyId: c.get('principal').keyId },
-      priority: body.priority,
-      idempotencyKey: c.req.valid('header')['idempotency-key'],
-      concurrency: wf.concurrency,
-      audit: { apiKeyId: c.get('principal').keyId, requestId: c.get('requestId'), action: 'run.create', details: { workflowId: wf.id } },
+    const ref = c.req.valid('param').idOrName;
+    // The workflow as last read by this process: the insert checks it still holds (version,
+    // concurrency, name, not archived) and creates nothing otherwise; then it is read again.
+    const create = async (wf: Workflow | undefined, recent: boolean) => {
+      if (!wf || wf.archived_at) throw notFound(`workflow '${ref}'`);
+      const version = body.version ?? wf.latest_version;
+      if (body.version && !(await getVersion(db, wf.id, body.version))) {
+        throw badRequest(`workflow '${wf.name}' has no version ${body.version}`, [{ pointer: '/version', message: 'no such version' }]);
+      }
+      return startRun(engine, {
+        workspaceId,
+        workflowId: wf.id,
+        version,
+        input,
+        trigger: { type: 'api', keyId: c.get('principal').keyId },
+        priority: body.priority,
+        idempotencyKey: c.req.valid('header')['idempotency-key'],
+        concurrency: wf.concurrency,
+        requireActive: true,
+        assumed: recent ? { concurrency: wf.concurrency, latestVersion: body.version ? undefined : wf.latest_version, name: wf.id === ref ? undefined : ref } : undefined,
+        audit: { apiKeyId: c.get('principal').keyId, requestId: c.get('requestId'), action: 'run.create', details: { workflowId: wf.id } },
+      });
+    };
+    const { run, created } = await create(await lookups.recentWorkflow(workspaceId, ref), true).catch(async (err: unknown) => {
+      if (!(err instanceof StaleWorkflow)) throw err;
+      lookups.forgetWorkflow(workspaceId, ref);
+      return create(await lookups.workflow(workspaceId, ref), false);
     });
-    const answer = { id: run.id, status: run.status === 'running' ? 'queued' : run.status, workflowId: wf.id, version: run.version, createdAt: run.created_at.toISOString() };
+    const answer = { id: run.id, status: run.status === 'running' ? 'queued' : run.status, workflowId: run.workflow_id, version: run.version, createdAt: run.created_at.toISOString() };
     return c.json(answer, created ? 202 : 200);
   });
 
