@@ -19,14 +19,32 @@ export async function findActiveKeyByHash(db: Database, hash: Buffer): Promise<K
     .where('k.secret_hash', '=', hash)
     .where('k.revoked_at', 'is', null)
     .executeTakeFirst();
-  return row && {
-    keyId: row.id,
-    workspaceId: row.workspace_id,
-    role: row.role,
-    isDefaultWorkspace: row.is_default,
-    rateLimitPerMinute: row.rate_limit_per_minute,
-    secretHash: row.secret_hash,
-  };
+  return row && toPrincipal(row);
+}
+
+interface KeyRow { id: string; workspace_id: string; role: Role; rate_limit_per_minute: number | null; secret_hash: Buffer; is_default: boolean }
+
+const toPrincipal = (row: KeyRow): KeyPrincipal => ({
+  keyId: row.id,
+  workspaceId: row.workspace_id,
+  role: row.role,
+  isDefaultWorkspace: row.is_default,
+  rateLimitPerMinute: row.rate_limit_per_minute,
+  secretHash: row.secret_hash,
+});
+
+/** findActiveKeyByHash for many hashes in one statement, answered in their order. */
+export async function findActiveKeysByHash(db: Database, hashes: readonly Buffer[]): Promise<(KeyPrincipal | undefined)[]> {
+  // Arrays, not a list of parameters: one statement text for every batch size (prepared once).
+  const { rows } = await sql<KeyRow>`
+    select k.id, k.workspace_id, k.role, k.rate_limit_per_minute, k.secret_hash, w.is_default
+      from api_keys k join workspaces w on w.id = k.workspace_id
+     where k.secret_hash = any(${hashes}::bytea[]) and k.revoked_at is null`.execute(db);
+  const byHash = new Map(rows.map((row) => [row.secret_hash.toString('hex'), row]));
+  return hashes.map((hash) => {
+    const row = byHash.get(hash.toString('hex'));
+    return row && toPrincipal(row);
+  });
 }
 
 /** Records use at most once a minute per key, so authentication does not write on every request. */

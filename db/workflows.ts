@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from './database.js';
-import type { JsonValue } from './types.js';
+import type { JsonValue, Workflow } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -102,4 +102,21 @@ export async function archiveWorkflow(db: Database, workflowId: string): Promise
     .where('archived_at', 'is', null)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
+}
+
+export interface WorkflowRef { workspaceId: string; idOrName: string }
+
+/** findWorkflow for many (workspace, id or name) pairs in one statement, answered in their order. */
+export async function findWorkflows(db: Database, refs: WorkflowRef[]): Promise<(Workflow | undefined)[]> {
+  const byId = refs.map((r) => (UUID.test(r.idOrName) ? r.idOrName : null));
+  const { rows } = await sql<Workflow & { ord: string | number }>`
+    with x as (
+      select * from unnest(${refs.map((r) => r.workspaceId)}::uuid[], ${byId}::uuid[], ${refs.map((r, i) => (byId[i] ? null : r.idOrName))}::text[])
+               with ordinality as x(workspace_id, id, name, ord)
+    )
+    select w.*, x.ord from x join workflows w on w.workspace_id = x.workspace_id and w.id = x.id
+    union all
+    select w.*, x.ord from x join workflows w on w.workspace_id = x.workspace_id and w.name = x.name and w.archived_at is null`.execute(db);
+  const byOrd = new Map(rows.map(({ ord, ...wf }) => [Number(ord), wf as Workflow]));
+  return refs.map((_, i) => byOrd.get(i + 1));
 }

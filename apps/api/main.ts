@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { createDb, createPool } from '../../db/database.js';
+import { createDb } from '../../db/database.js';
 import { ensureBootstrapKey } from '../../lib/auth/bootstrap.js';
-import { loadConfigOrExit, poolSize } from '../../lib/config.js';
+import { loadConfigOrExit } from '../../lib/config.js';
+import { processPool } from '../../lib/process-pool.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { allQueueNames } from '../../lib/engine/queues.js';
 import { createLogger } from '../../lib/logger.js';
@@ -15,13 +16,7 @@ import { answerClientErrors } from './client-errors.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'web' });
-const pool = createPool({
-  connectionString: config.DATABASE_URL,
-  max: poolSize(config, 'web'),
-  applicationName: 'conveyor-web',
-  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
-  onRetry: (info) => log.warn(info, 'database connections refused or pool busy: requests wait (see DATABASE_POOL_SIZE in the README)'),
-});
+const pool = processPool(config, 'web', log);
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 

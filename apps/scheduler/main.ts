@@ -1,5 +1,6 @@
-import { createDb, createPool } from '../../db/database.js';
-import { loadConfigOrExit, poolSize } from '../../lib/config.js';
+import { createDb } from '../../db/database.js';
+import { loadConfigOrExit } from '../../lib/config.js';
+import { processPool } from '../../lib/process-pool.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
 import { createLogger } from '../../lib/logger.js';
 import { createQueueBackend } from '../../lib/queue.js';
@@ -15,16 +16,7 @@ const log = createLogger({ level: config.LOG_LEVEL, name: 'scheduler' });
 // A tick of an overlap "skip" schedule holds a lock while it creates the run on a second
 // connection: with fewer connections than ticks in flight plus one, they could all hold and wait.
 const SCHEDULER_MIN_POOL = TICK_CONCURRENCY + 1;
-const wanted = poolSize(config, 'scheduler');
-const max = Math.max(wanted, SCHEDULER_MIN_POOL);
-if (max > wanted) log.warn({ DATABASE_POOL_SIZE: wanted, using: max }, `DATABASE_POOL_SIZE is below the scheduler's minimum of ${SCHEDULER_MIN_POOL} connections; using ${max}`);
-const pool = createPool({
-  connectionString: config.DATABASE_URL,
-  max,
-  applicationName: 'conveyor-scheduler',
-  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
-  onRetry: (info) => log.warn(info, 'database connections refused or pool busy: ticks and sweeps wait (see DATABASE_POOL_SIZE in the README)'),
-});
+const pool = processPool(config, 'scheduler', log, SCHEDULER_MIN_POOL);
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const deps = engineDeps({ db, queues, config, log });

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
-import { createDb, createPool } from '../../db/database.js';
-import { loadConfigOrExit, poolSize } from '../../lib/config.js';
+import { createDb } from '../../db/database.js';
+import { loadConfigOrExit } from '../../lib/config.js';
+import { processPool } from '../../lib/process-pool.js';
 import { cachedCredentials } from '../../lib/credentials/cache.js';
 import { credentialResolver } from '../../lib/credentials/resolver.js';
 import { createKeyring } from '../../lib/crypto.js';
@@ -16,15 +17,7 @@ import { startConsumers } from './consumers.js';
 
 const config = loadConfigOrExit();
 const log = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-// Sized by the budget, not by WORKER_CONCURRENCY: jobs spend their time on providers, and a
-// query finding every connection busy waits for one.
-const pool = createPool({
-  connectionString: config.DATABASE_URL,
-  max: poolSize(config, 'worker'),
-  applicationName: 'conveyor-worker',
-  preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
-  onRetry: (info) => log.warn(info, 'database connections refused or pool busy: jobs wait (see DATABASE_POOL_SIZE in the README)'),
-});
+const pool = processPool(config, 'worker', log);
 const db = createDb(pool);
 const queues = createQueueBackend(config, log);
 const metrics = createMetrics({ process: 'worker', inFlight: () => deps.aborts.inFlight });
