@@ -28,6 +28,16 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const BUILT = process.env.BENCH_BUILT !== '0';
 /** The processes measured: built, as the Procfile runs them (memory figures depend on it), or the sources. */
+/**
+ * The node flags the Procfile gives a process (`worker: exec node --flag dist/...`), passed as
+ * NODE_OPTIONS so the built processes run as the Procfile runs them.
+ */
+async function procfileFlags(kind: 'web' | 'worker'): Promise<Record<string, string>> {
+  const procfile = await readFile('Procfile', 'utf8');
+  const flags = new RegExp(`^${kind}:\\s*exec node ((?:--\\S+\\s+)*)dist/`, 'm').exec(procfile)?.[1]?.trim();
+  return flags ? { NODE_OPTIONS: flags } : {};
+}
+
 const APP = BUILT
   ? { web: 'dist/apps/api/main.js', worker: 'dist/apps/worker/main.js', migrate: 'dist/scripts/migrate.js' }
   : { web: ENTRIES.web, worker: ENTRIES.worker, migrate: ENTRIES.migrate };
@@ -232,7 +242,8 @@ async function engine(backend: Backend, env: Record<string, string>) {
 
   // The engine's own node rate, as the baseline measures BullMQ's: runs already queued (the API
   // is not in the loop), workers started, time until the last one ends.
-  const workers = Array.from({ length: WORKERS }, () => startProcess(APP.worker, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  const workerFlags = BUILT ? await procfileFlags('worker') : {};
+  const workers = Array.from({ length: WORKERS }, () => startProcess(APP.worker, { ...env, ...workerFlags, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   await Promise.all(workers.map((w) => w.waitFor(/worker consuming/, 30_000)));
   const drainStart = Date.now();
   const drainEnd = await waitRuns(db, queued.ids);
