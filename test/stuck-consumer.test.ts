@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeNode } from '../lib/engine/execute-node.js';
-import { nodeJobSchema } from '../lib/jobs.js';
+import type { NodeJob } from '../lib/jobs.js';
 import { startHeartbeat } from '../lib/workers/heartbeat.js';
 import { ENTRIES, startProcess, type AppProcess } from './process.js';
 import { backends, startStack, waitForRun, type TestStack } from './stack.js';
@@ -90,7 +90,7 @@ describe.each(backends())('stuck consumers (%s backend)', (backend) => {
 
   it('reports a worker that beats but takes no job while its queue has jobs ready (a dead queue connection)', async () => {
     // A consumer whose fetch loop is not running: the process, and its heartbeat, live on.
-    const wedged = stack.queues.worker('nodes', (job, _token, signal) => executeNode(stack.engine, nodeJobSchema.parse(job.data), signal ?? new AbortController().signal), {
+    const wedged = stack.queues.worker('nodes', (job, _token, signal) => executeNode(stack.engine, job.data as NodeJob, signal ?? new AbortController().signal), {
       concurrency: 2,
       autorun: false,
     });

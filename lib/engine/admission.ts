@@ -25,9 +25,9 @@ export async function admitRuns(deps: EngineDeps, workflowId: string): Promise<n
     .limit(1)
     .executeTakeFirst();
   if (!hasQueued) return 0;
-  let fx = new AfterCommit();
+  let fx!: AfterCommit;
   const started = await conflictsRetried(deps, () => deps.db.transaction().execute(async (tx) => {
-    fx = new AfterCommit();
+    fx = new AfterCommit(); // per attempt: a rolled-back attempt's jobs must not be added
     const wf = await lockWorkflowSlots(tx, workflowId);
     if (!wf) return 0;
     let running = await countRunning(tx, workflowId);

@@ -29,7 +29,8 @@ export function inStatement<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise
 }
 
 async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<T> {
-  let fx = new AfterCommit();
+  // A fresh record per attempt: a rolled-back attempt's queue work must not be applied.
+  let fx!: AfterCommit;
   const result = await conflictsRetried(deps, () => step((fx = new AfterCommit())));
   await afterCommit(deps, fx);
   return result;
