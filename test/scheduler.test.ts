@@ -78,7 +78,11 @@ describe.each(backends())('schedulers on the %s backend', (backend) => {
   });
 
   it('three schedulers, one SIGKILLed mid-run: exactly one run per second, and disabling stops them at once', async () => {
-    const schedulers = await startSchedulers(3, { LOG_LEVEL: 'debug' });
+    // What this test is about is one run per tick across schedulers and a SIGKILL, not the misfire
+    // grace: on a loaded CI machine ticks were taken over 2 s late (one logged at 2.03 s) and one
+    // tick left no run, most likely dropped as missed by the default 2 s grace. The outage test
+    // below covers the grace; a failure here now prints every scheduler's recent tick outcomes.
+    const schedulers = await startSchedulers(3, { LOG_LEVEL: 'debug', SCHEDULE_MISFIRE_GRACE_MS: '6000' });
     const id = await createSchedule({ workflow: 'beat' });
     const createdAt = Date.now();
     await sleep(5 * SECOND);
@@ -90,7 +94,8 @@ describe.each(backends())('schedulers on the %s backend', (backend) => {
     // A tick the killed process held is handed on when its lock expires (about 10 s at most).
     let runs = await runsOf(id);
     for (const deadline = Date.now() + 15 * SECOND; gaps(runs).length > 0 && Date.now() < deadline; runs = await runsOf(id)) await sleep(500);
-    expect(gaps(runs), schedulers.map((p) => p.lines.slice(-5).join('\n')).join('\n---\n')).toEqual([]);
+    const tickLines = (p: (typeof schedulers)[number]) => p.lines.filter((l) => l.includes('schedule tick')).slice(-12).join('\n');
+    expect(gaps(runs), schedulers.map(tickLines).join('\n---\n')).toEqual([]);
     expect(runs.length).toBeGreaterThanOrEqual(8);
     expect(runs[0]!.scheduled_for.getTime()).toBeLessThanOrEqual(createdAt + 2 * SECOND);
     expect(runs[runs.length - 1]!.scheduled_for.getTime()).toBeGreaterThanOrEqual(disabledAt - 2.5 * SECOND);
