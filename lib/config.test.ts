@@ -56,6 +56,16 @@ describe('loadConfig', () => {
     expect(found.length).toBeGreaterThanOrEqual(9);
   });
 
+  it('on a Redis Cluster, needs REDIS_URL and a {hash tag} in QUEUE_PREFIX, named together', () => {
+    expect(problems({ ...valid, REDIS_CLUSTER: 'true' })).toEqual([
+      'REDIS_CLUSTER: needs REDIS_URL (any one node of the cluster)',
+      'QUEUE_PREFIX: must contain a {hash tag} on a Redis Cluster, e.g. {conveyor}',
+    ]);
+    expect(problems({ ...valid, REDIS_CLUSTER: 'yes' })).toEqual(['REDIS_CLUSTER: must be true or false']);
+    expect(loadConfig({ ...valid, REDIS_CLUSTER: 'true', REDIS_URL: 'redis://n1:7000', QUEUE_PREFIX: '{conveyor}' }).REDIS_CLUSTER).toBe(true);
+    expect(loadConfig(valid).REDIS_CLUSTER).toBe(false);
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, REDIS_URL: '', PORT: '' }).PORT).toBe(3000);
   });

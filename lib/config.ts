@@ -26,7 +26,15 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: intFrom(1, 500).optional(),
   // Unset selects BullMQ's PostgreSQL backend in DATABASE_URL: one service fewer to run.
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  // REDIS_URL names one seed node of a Redis Cluster; the client discovers the others from it.
+  REDIS_CLUSTER: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   PORT: intFrom(1, 65535).default(3000),
+  // Idle keep-alive connections stay open this long: above load balancers' 60 s idle, so a proxy
+  // reusing one never meets a connection closed under it. The headers timeout is 1 s above it.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(1_000, 3_600_000).default(65_000),
   ENCRYPTION_KEY: z.string({ error: 'is required (base64 of 32 random bytes: `openssl rand -base64 32`)' }),
   BOOTSTRAP_API_KEY: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   // Node jobs are mostly I/O-bound (HTTP, LLM calls), so a worker can hold many at once.
@@ -131,6 +139,15 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
 
+/** BullMQ's scripts touch several keys of a queue at once: on a cluster they must share one slot. */
+function clusterProblems(env: { REDIS_CLUSTER: boolean; REDIS_URL?: string; QUEUE_PREFIX: string }): string[] {
+  if (!env.REDIS_CLUSTER) return [];
+  const problems: string[] = [];
+  if (!env.REDIS_URL) problems.push('REDIS_CLUSTER: needs REDIS_URL (any one node of the cluster)');
+  if (!/\{[^{}]+\}/.test(env.QUEUE_PREFIX)) problems.push(`QUEUE_PREFIX: must contain a {hash tag} on a Redis Cluster, e.g. {${env.QUEUE_PREFIX.replace(/[{}]/g, '')}}`);
+  return problems;
+}
+
 /** Parses the environment; throws a ConfigError naming every problem at once. Pure: pass `process.env`. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // Empty strings mean "unset": PaaS dashboards and .env files often leave them behind.
@@ -141,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
   const keys = typeof cleaned.ENCRYPTION_KEY === 'string' ? parseEncryptionKeys(cleaned.ENCRYPTION_KEY) : undefined;
   if (keys) problems.push(...keys.problems);
+  if (parsed.success) problems.push(...clusterProblems(parsed.data));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const { ENCRYPTION_KEY: _omit, ...rest } = parsed.data;
   return { ...rest, ENCRYPTION_KEYS: keys!.keys };

@@ -5,7 +5,7 @@ import {
   assertSchemaCompatibility,
   createPostgresBackend,
   runMigrations, type Processor, type WorkerOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -58,15 +58,36 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-export function createQueueBackend(config: Pick<Config, 'REDIS_URL' | 'DATABASE_URL' | 'QUEUE_PREFIX'>, log: Logger): QueueBackend {
+type QueueConfig = Pick<Config, 'REDIS_URL' | 'DATABASE_URL' | 'QUEUE_PREFIX'> & Partial<Pick<Config, 'REDIS_CLUSTER'>>;
+
+export function createQueueBackend(config: QueueConfig, log: Logger): QueueBackend {
   return config.REDIS_URL
-    ? createRedisQueueBackend(config.REDIS_URL, config.QUEUE_PREFIX, log)
+    ? createRedisQueueBackend(config.REDIS_URL, config.QUEUE_PREFIX, config.REDIS_CLUSTER ?? false, log)
     : createPostgresQueueBackend(config.DATABASE_URL, log);
 }
 
-function createRedisQueueBackend(url: string, prefix: string, log: Logger): QueueBackend {
+/**
+ * One connection to Redis, or to a Redis Cluster through one seed node: the URL's credentials
+ * and TLS apply to every node the cluster client discovers.
+ */
+function redisConnection(url: string, options: RedisOptions, cluster: boolean): Redis | Cluster {
+  if (!cluster) return new Redis(url, options);
+  const u = new URL(url);
+  const { enableOfflineQueue, ...nodeOptions } = options;
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    enableOfflineQueue,
+    redisOptions: {
+      ...nodeOptions,
+      username: u.username ? decodeURIComponent(u.username) : undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      tls: u.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
+}
+
+function createRedisQueueBackend(url: string, prefix: string, cluster: boolean, log: Logger): QueueBackend {
   // Producers answer HTTP requests: a command against a down Redis fails now instead of queueing.
-  const producer = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000, lazyConnect: false });
+  const producer = redisConnection(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000, lazyConnect: false }, cluster);
   producer.on('error', (err) => log.debug({ err: err.message }, 'redis producer connection error'));
   // Workers block on Redis and must ride out restarts: BullMQ requires maxRetriesPerRequest null.
   const workerOptions: RedisOptions = { maxRetriesPerRequest: null, connectTimeout: 3000 };
@@ -87,7 +108,7 @@ function createRedisQueueBackend(url: string, prefix: string, log: Logger): Queu
   });
   return {
     kind: 'redis',
-    description: `redis ${redactUrl(url)} prefix ${prefix}`,
+    description: `redis${cluster ? ' cluster' : ''} ${redactUrl(url)} prefix ${prefix}`,
     queue(name) {
       let q = queues.get(name);
       if (!q) {
@@ -98,7 +119,7 @@ function createRedisQueueBackend(url: string, prefix: string, log: Logger): Queu
       return q;
     },
     worker(name, processor, opts) {
-      const connection = new Redis(url, workerOptions);
+      const connection = redisConnection(url, workerOptions, cluster);
       connection.on('error', (err) => log.debug({ err: err.message }, 'redis worker connection error'));
       const w = new Worker(name, processor, { ...opts, connection, prefix });
       w.on('closed', () => connection.disconnect());
