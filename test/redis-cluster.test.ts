@@ -9,7 +9,7 @@ import { startTargetServer, type TargetServer } from './target-server.js';
 
 async function slotOwner(client: Cluster, key: string): Promise<number> {
   const slot = Number(await client.cluster('KEYSLOT', key));
-  const ranges = (await client.cluster('SLOTS')) as [number, number, [string, number]][];
+  const ranges = await client.cluster('SLOTS');
   return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
 }
 
