@@ -10,7 +10,7 @@ import { startTargetServer, type TargetServer } from './target-server.js';
 async function slotOwner(client: Cluster, key: string): Promise<number> {
   const slot = Number(await client.cluster('KEYSLOT', key));
   const ranges = await client.cluster('SLOTS');
-  return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+  return ranges.find(([from, to]) => slot >= from && slot <= to)![2]![1];
 }
 
 async function prefixAwayFrom(cluster: PrivateRedisCluster): Promise<string> {
