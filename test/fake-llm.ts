@@ -26,6 +26,7 @@ export interface FakeLlm {
  *   (as careless servers do: the provider must not pass it on);
  * - `not-json`, `no-choices`, `null-content`: malformed or odd answers;
  * - `slow`: answers after 10 s (for aborts); `redirect`: a 307 elsewhere.
+ * The same names work on `POST /v1/messages`, answered as the Anthropic Messages API.
  */
 export async function startFakeLlm(): Promise<FakeLlm> {
   const requests: LlmRequest[] = [];
@@ -33,6 +34,31 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   const send = (res: ServerResponse, status: number, body: unknown, type = 'application/json') => {
     res.writeHead(status, { 'content-type': type });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+  // The Anthropic Messages API, with the same model names: text blocks, usage in its own words.
+  const anthropic = (res: ServerResponse, body: any, headers: IncomingHttpHeaders) => {
+    const model = String(body?.model ?? '');
+    const status = /^status-(\d{3})$/.exec(model);
+    if (status) return send(res, Number(status[1]), { type: 'error', error: { type: 'api_error', message: `rejected; you sent ${headers['x-api-key']}` } });
+    if (model === 'not-json') return send(res, 200, '<html>gateway</html>', 'text/html');
+    if (model === 'no-choices') return send(res, 200, { id: 'msg_x', type: 'message' });
+    if (model === 'redirect') return void res.writeHead(307, { location: '/elsewhere/v1/messages' }).end();
+    if (model === 'slow') {
+      const t = setTimeout(() => send(res, 200, { content: [{ type: 'text', text: 'late' }] }), 10_000);
+      timers.add(t);
+      res.on('close', () => clearTimeout(t));
+      return;
+    }
+    const last = Array.isArray(body?.messages) ? body.messages.at(-1)?.content : undefined;
+    return send(res, 200, {
+      id: 'msg_fake',
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'text', text: 'echo: ' }, { type: 'text', text: String(last) }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 3, output_tokens: 2 },
+    });
   };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -50,6 +76,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       res.on('close', () => {
         if (!res.writableEnded) record.aborted = true;
       });
+      if (req.method === 'POST' && req.url?.endsWith('/v1/messages')) return anthropic(res, body, req.headers);
       if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return send(res, 404, { error: { message: 'unknown route' } });
       const model = String(body?.model ?? '');
       const status = /^status-(\d{3})$/.exec(model);

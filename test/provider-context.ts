@@ -1,4 +1,6 @@
 import { pino } from 'pino';
+import { redactionValues } from '../lib/credentials/secrets.js';
+import { guardedFetch } from '../lib/http/guarded-fetch.js';
 import type { Provider, ProviderContext, ProviderSettings } from '../lib/providers/types.js';
 
 export interface CallOptions {
@@ -15,17 +17,20 @@ export interface CallOptions {
  */
 export function callProvider(provider: Provider, rawParams: unknown, opts: CallOptions = {}) {
   const params = provider.params.parse(rawParams);
+  const signal = opts.signal ?? new AbortController().signal;
+  const settings = { httpAllowHosts: [], maxResponseBytes: 1024 * 1024, ...opts.settings };
   return provider.run({
     params,
     credential: opts.credential,
-    signal: opts.signal ?? new AbortController().signal,
+    signal,
     log: pino({ level: 'silent' }),
     idempotencyKey: 'run-1:node-1',
     run: { id: 'run-1', workflowId: 'wf-1', workspaceId: 'ws-1', nodeId: 'node-1', attempt: 1 },
-    settings: { httpAllowHosts: [], maxResponseBytes: 1024 * 1024, ...opts.settings },
+    settings,
     startChildRun: opts.startChildRun ?? (async () => {
       throw new Error('this test gives the provider no engine to start child runs');
     }),
+    fetch: guardedFetch({ allowHosts: settings.httpAllowHosts, maxResponseBytes: settings.maxResponseBytes, signal, secrets: opts.credential ? redactionValues(opts.credential) : [] }),
   });
 }
 

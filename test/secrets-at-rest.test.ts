@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../lib/auth/webhook-signature.js';
 import { createLogger } from '../lib/logger.js';
@@ -121,6 +123,69 @@ describe.each(backends())('no secret at rest or in logs (%s backend)', (backend)
       logs: [],
       answers: [],
     });
+  });
+
+  it('keeps the integration credentials (slack, smtp, anthropic) out of outputs, errors, logs, the database and the queue', async () => {
+    const k = { bot: unique('xoxb-'), hook: unique('whk'), smtp: unique('smtp_'), anthropic: unique('sk-ant-') };
+    // Fakes that echo what they were sent: the engine must redact each.
+    target.route('POST', '/slack/chat.postMessage', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, channel: `you sent ${req.headers.authorization}`, ts: '1.2' }));
+    });
+    target.route('POST', `/services/${k.hook}`, (req, res) => void res.writeHead(400, { 'content-type': 'text/plain' }).end(`invalid_payload at ${req.url}`));
+    target.route('POST', '/v1/messages', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ content: [{ type: 'text', text: `key ${req.headers['x-api-key']}` }], usage: { input_tokens: 1 } }));
+    });
+    const smtp = new SMTPServer({
+      disabledCommands: ['STARTTLS'],
+      allowInsecureAuth: true,
+      logger: false,
+      // A careless server quoting the password back in its refusal.
+      onAuth: (auth, _session, cb) => cb(new Error(`535 bad password ${auth.password}`)),
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    try {
+      for (const [name, type, data] of [
+        ['slack-bot', 'slack', { botToken: k.bot, baseUrl: `${target.url}/slack` }],
+        ['slack-hook', 'slack', { webhookUrl: `${target.url}/services/${k.hook}` }],
+        ['mail', 'smtp', { host: '127.0.0.1', port: (smtp.server.address() as AddressInfo).port, secure: false, username: 'bot', password: k.smtp }],
+        ['claude', 'anthropic', { apiKey: k.anthropic, baseUrl: target.url }],
+      ] as const) {
+        const res = await call('POST', '/v1/credentials', { name, type, data });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+      }
+      const flow = {
+        name: 'integrations',
+        nodes: [
+          { id: 'bot', type: 'slack.message', credential: 'slack-bot', params: { text: 'hi', channel: '#ops' } },
+          { id: 'hook', type: 'slack.message', credential: 'slack-hook', params: { text: 'hi' } },
+          { id: 'mail', type: 'email.send', credential: 'mail', params: { from: 'a@example.test', to: 'b@example.test', subject: 's', text: 't' } },
+          { id: 'claude', type: 'llm.chat', credential: 'claude', params: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } },
+        ],
+      };
+      expect((await call('POST', '/v1/workflows', flow)).status).toBe(201);
+      const started = await call('POST', '/v1/workflows/integrations/runs');
+      const run = await waitForRun(stack, started.body.id, 30_000);
+      answers.push(JSON.stringify(run));
+      const nodes = Object.fromEntries(run.nodes.map((n: { id: string }) => [n.id, n]));
+      // Each secret was really used and echoed back.
+      expect(nodes.bot.output.channel).toBe('you sent Bearer [redacted]');
+      expect(nodes.claude.output.content).toBe('key [redacted]');
+      expect(nodes.hook.error.code).toBe('slack_error');
+      expect(nodes.mail.error).toMatchObject({ code: 'smtp_auth', message: expect.stringContaining('535 bad password [redacted]') });
+      expect(target.requests.some((r) => r.path === `/services/${k.hook}`)).toBe(true);
+      const places = {
+        answers: answers.join('\n') + JSON.stringify((await call('GET', '/v1/credentials')).body),
+        logs: lines.join('\n'),
+        database: (await dumpDatabase(stack.database.url)).text,
+        queue: backend === 'redis' ? await dumpRedis(stack.env.REDIS_URL!, stack.config.QUEUE_PREFIX) : '',
+      };
+      const found = Object.entries(places).flatMap(([where, text]) => Object.values(k).flatMap((secret) => forms(secret).filter((f) => text.includes(f)).map((f) => `${where}: ${f}`)));
+      expect(found).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    }
   });
 
   it('redacts a Basic credential a target echoes back (base64 of user:password)', async () => {

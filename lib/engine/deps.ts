@@ -1,7 +1,7 @@
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../logger.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { CredentialType, ProviderSettings } from '../providers/types.js';
+import type { CredentialData, CredentialType, ProviderSettings } from '../providers/types.js';
 import type { QueueBackend } from '../queue.js';
 import type { RunAborts } from './aborts.js';
 
@@ -9,7 +9,7 @@ import type { RunAborts } from './aborts.js';
 export type CredentialResolver = (
   workspaceId: string,
   name: string,
-) => Promise<{ type: CredentialType; data: Record<string, string> } | undefined>;
+) => Promise<{ type: CredentialType; data: CredentialData } | undefined>;
 
 /** Observers of the engine's outcomes (metrics, heartbeats): called after commit, never awaited, never throw. */
 export interface EngineHooks {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactSecrets } from './node-errors.js';
+import { ProviderError } from '../providers/errors.js';
+import { NodeError, REDACTED, classifyError, redactSecrets } from './node-errors.js';
 
 const TOKEN = 'Tok-Secret-1234';
 
@@ -69,5 +70,32 @@ describe('redactSecrets', () => {
         expect(count(out)).toBe(count(v));
       }),
     );
+  });
+});
+
+describe('classifyError', () => {
+  it('takes code and retryable from the provider, whatever the code', () => {
+    expect(classifyError(new ProviderError('acme_quota', 'over quota', { retryable: true }))).toEqual({ error: { code: 'acme_quota', message: 'over quota' }, retryable: true });
+    expect(classifyError(new ProviderError('acme_denied', 'no'))).toEqual({ error: { code: 'acme_denied', message: 'no' }, retryable: false });
+    // A plain-object plugin needs no import: the same two fields on any thrown Error.
+    expect(classifyError(Object.assign(new Error('gone'), { code: 'acme_gone', retryable: false })).retryable).toBe(false);
+    expect(classifyError({ code: 'acme_obj', message: 'thrown object', retryable: true })).toEqual({ error: { code: 'acme_obj', message: 'thrown object' }, retryable: true });
+  });
+
+  it('never retries the engine\'s own permanent failures; retries anything else by default', () => {
+    expect(classifyError(new NodeError('invalid_params', 'bad')).retryable).toBe(false);
+    expect(classifyError(new NodeError('timeout', 'slow')).retryable).toBe(true);
+    expect(classifyError(new Error('socket hang up'))).toEqual({ error: { code: 'provider_error', message: 'socket hang up' }, retryable: true });
+    expect(classifyError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).error.code).toBe('ECONNREFUSED');
+  });
+
+  it('names a thrown non-Error, and keeps odd codes out of the record', () => {
+    expect(classifyError('just a string')).toEqual({ error: { code: 'non_error_thrown', message: 'the provider threw a non-Error value: "just a string"' }, retryable: true });
+    expect(classifyError(42).error).toEqual({ code: 'non_error_thrown', message: 'the provider threw a non-Error value: 42' });
+    expect(classifyError(undefined).error.code).toBe('non_error_thrown');
+    expect(classifyError(null).error.code).toBe('non_error_thrown');
+    expect(classifyError(10n).error.message).toMatch(/non-Error value/);
+    expect(classifyError(Object.assign(new Error('x'), { code: 'has spaces and $ signs' })).error.code).toBe('provider_error');
+    expect(classifyError(Object.assign(new Error('x'), { code: 'c'.repeat(65) })).error.code).toBe('provider_error');
   });
 });

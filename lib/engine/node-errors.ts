@@ -1,28 +1,25 @@
 import type { ErrorJson } from '../../db/types.js';
 import { cleanText } from './storable-text.js';
 
-/** Failures that would fail the same way again: no retry, whatever the node's retry policy. */
+/**
+ * The engine's own failures that would fail the same way again: no retry, whatever the node's
+ * retry policy. Providers say it themselves with `retryable` (lib/providers/errors.ts).
+ */
 const PERMANENT = new Set([
   'invalid_params',
   'expression_error',
   'expression_timeout',
   'output_too_large',
   'invalid_output',
-  'ssrf_blocked',
-  'invalid_url',
   'credential_missing',
   'credential_type',
-  'response_too_large',
   'unknown_type',
-  'too_many_redirects',
-  'llm_auth',
-  'llm_request',
-  'llm_bad_response',
   'workflow_not_found',
   'max_depth_exceeded',
   'input_too_large',
 ]);
 
+/** The engine's own failures (timeouts, params, outputs). Providers throw ProviderError. */
 export class NodeError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -35,12 +32,34 @@ export interface ClassifiedError {
   retryable: boolean;
 }
 
-/** Every error a node can raise becomes `{code, message}`; `code` comes from the error when it has one. */
+/** What a code may look like when it is recorded: a thrown library error's code can be anything. */
+const CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Every error a node can raise becomes `{code, message}`, generically: `code` and `retryable`
+ * come from the thrown value when it has them (ProviderError, or any object a plugin throws
+ * with a string `code` and a boolean `retryable`); the engine's own permanent codes are never
+ * retried; anything else is a retryable `provider_error`. A thrown non-Error (a string, a
+ * number, a plain object without a message) is `non_error_thrown`, never a crash.
+ */
 export function classifyError(err: unknown): ClassifiedError {
-  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'provider_error';
-  const message = err instanceof Error ? err.message : String(err);
+  const fields = err !== null && typeof err === 'object' ? (err as { code?: unknown; retryable?: unknown; message?: unknown }) : {};
+  const rawCode = typeof fields.code === 'string' && CODE.test(fields.code) ? fields.code : undefined;
+  const described = err instanceof Error || typeof fields.message === 'string';
+  const code = rawCode ?? (described ? 'provider_error' : 'non_error_thrown');
+  const message = err instanceof Error || typeof fields.message === 'string' ? String(fields.message) : `the provider threw a non-Error value: ${preview(err)}`;
+  const retryable = typeof fields.retryable === 'boolean' ? fields.retryable : !PERMANENT.has(code);
   // The message is recorded: what jsonb refuses in it (a target's NUL, a lone surrogate) must not make the failure unrecordable.
-  return { error: { code, message: cleanText(message.slice(0, 2000)) }, retryable: !PERMANENT.has(code) };
+  return { error: { code, message: cleanText(message.slice(0, 2000)) }, retryable };
+}
+
+function preview(value: unknown): string {
+  try {
+    const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    return text.slice(0, 200);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 export const REDACTED = '[redacted]';

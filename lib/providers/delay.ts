@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NodeError } from '../engine/node-errors.js';
+import { permanent } from './errors.js';
 import { defineProvider, Suspension } from './types.js';
 
 const MAX_DELAY_MS = 366 * 24 * 3600 * 1000;
@@ -18,7 +18,7 @@ export default defineProvider({
     ctx.signal.throwIfAborted();
     const { ms, until } = ctx.params;
     const at = until !== undefined ? new Date(until) : new Date(Date.now() + ms!);
-    if (at.getTime() - Date.now() > MAX_DELAY_MS) throw new NodeError('invalid_params', `delay until ${at.toISOString()} is more than a year away`);
+    if (at.getTime() - Date.now() > MAX_DELAY_MS) throw permanent('invalid_params', `delay until ${at.toISOString()} is more than a year away`);
     const output = { until: at.toISOString() };
     if (at.getTime() <= Date.now()) return output;
     return new Suspension(`delay until ${output.until}`, at, { output });

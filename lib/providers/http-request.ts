@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { NodeError } from '../engine/node-errors.js';
 import { policyFor } from '../http/address-policy.js';
 import { guardedRequest, parseUrl, redact } from '../http/guarded-request.js';
+import { permanent, transient } from './errors.js';
 import { defineProvider, type Json, type ProviderContext } from './types.js';
 
 const params = z
@@ -25,9 +25,9 @@ function credentialHeader(ctx: ProviderContext<unknown>): [string, string] | und
     case 'basic':
       return ['authorization', `Basic ${Buffer.from(`${c.data.username}:${c.data.password}`).toString('base64')}`];
     case 'header':
-      return [c.data.name!.toLowerCase(), c.data.value!];
+      return [String(c.data.name).toLowerCase(), String(c.data.value)];
     default:
-      throw new NodeError('credential_type', `http.request cannot use a ${c.type} credential`);
+      throw permanent('credential_type', `http.request cannot use a ${c.type} credential`);
   }
 }
 
@@ -59,7 +59,8 @@ export default defineProvider({
       sensitiveHeaders: auth ? [auth[0]] : [],
     });
     if (!p.ignoreStatus && (res.status < 200 || res.status > 299)) {
-      throw new NodeError('http_status', `${p.method} ${redact(res.url)} answered ${res.status}`);
+      // Retryable: a 5xx or 429 often passes on the next attempt, and the node's retry policy bounds it.
+      throw transient('http_status', `${p.method} ${redact(res.url)} answered ${res.status}`);
     }
     return { status: res.status, headers: res.headers, body: decode(res.body, res.headers['content-type']) };
   },

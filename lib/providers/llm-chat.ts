@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { NodeError } from '../engine/node-errors.js';
-import { policyFor } from '../http/address-policy.js';
-import { guardedRequest, parseUrl, redact } from '../http/guarded-request.js';
+import { parseUrl, redact } from '../http/guarded-request.js';
+import { permanent } from './errors.js';
+import { anthropicChat } from './llm-anthropic.js';
+import { badAnswer, postToModel } from './llm-answers.js';
 import { defineProvider, type Json } from './types.js';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -16,11 +17,11 @@ const message = z
 
 const params = z
   .object({
-    baseUrl: z.string().max(2048).optional().describe('OpenAI-compatible API root, e.g. https://api.openai.com/v1 (default: the credential\'s, then OpenAI)'),
+    baseUrl: z.string().max(2048).optional().describe('API root, e.g. https://api.openai.com/v1 or https://api.anthropic.com (default: the credential\'s, then the vendor\'s)'),
     model: z.string().min(1).max(256),
     messages: z.array(message).min(1).max(1000),
     temperature: z.number().min(0).max(2).optional(),
-    maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+    maxTokens: z.number().int().min(1).max(1_000_000).optional().describe('sent as max_tokens; Anthropic needs one: default 1024'),
   })
   .strict();
 
@@ -31,50 +32,33 @@ const completion = z.looseObject({
 
 export default defineProvider({
   type: 'llm.chat',
-  description: 'An OpenAI-compatible chat completion. Output: {content, usage, raw}. Takes an `openai` credential {apiKey, baseUrl?}.',
+  description: 'A chat completion: OpenAI-compatible with an `openai` credential, the Anthropic Messages API with an `anthropic` one ({apiKey, baseUrl?}). Output: {content, usage, raw}.',
   params,
-  credential: ['openai'],
+  credential: ['openai', 'anthropic'],
   queue: 'llm',
   async run(ctx) {
     const { params: p, credential } = ctx;
-    if (!credential) throw new NodeError('credential_missing', 'llm.chat needs an openai credential: set the node\'s `credential`');
-    const base = (p.baseUrl ?? credential.data.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    if (!credential) throw permanent('credential_missing', 'llm.chat needs an openai or anthropic credential: set the node\'s `credential`');
+    const apiKey = String(credential.data.apiKey);
+    const credentialBase = credential.data.baseUrl === undefined ? undefined : String(credential.data.baseUrl);
+    if (credential.type === 'anthropic') return anthropicChat(ctx, apiKey, credentialBase);
+    if (credential.type !== 'openai') throw permanent('credential_type', `llm.chat cannot use a ${credential.type} credential`);
+    const base = (p.baseUrl ?? credentialBase ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     const url = parseUrl(`${base}/chat/completions`).toString();
-    const res = await guardedRequest({
-      method: 'POST',
+    const raw = await postToModel(
+      ctx,
       url,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${credential.data.apiKey}` },
-      body: JSON.stringify({
+      { authorization: `Bearer ${apiKey}` },
+      {
         model: p.model,
         messages: p.messages,
         ...(p.temperature === undefined ? {} : { temperature: p.temperature }),
         ...(p.maxTokens === undefined ? {} : { max_tokens: p.maxTokens }),
-      }),
-      signal: ctx.signal,
-      policy: policyFor(ctx.settings.httpAllowHosts),
-      maxResponseBytes: ctx.settings.maxResponseBytes,
-      maxRedirects: 0,
-    });
-    const text = res.body.toString('utf8');
-    if (res.status < 200 || res.status > 299) {
-      // Error bodies help (model not found, quota), but some servers echo the key back: never pass it on.
-      const detail = scrub(text, credential.data.apiKey).slice(0, 300);
-      // 401/403: the key; other 4xx but 408/409/429: the request itself (model, params): retrying cannot help.
-      const code = res.status === 401 || res.status === 403 ? 'llm_auth' : res.status >= 400 && res.status < 500 && ![408, 409, 429].includes(res.status) ? 'llm_request' : 'llm_status';
-      throw new NodeError(code, `${redact(url)} answered ${res.status}: ${detail}`);
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new NodeError('llm_bad_response', `${redact(url)} did not answer JSON`);
-    }
+      },
+      apiKey,
+    );
     const parsed = completion.safeParse(raw);
-    if (!parsed.success) throw new NodeError('llm_bad_response', `${redact(url)} answered without choices[0].message`);
+    if (!parsed.success) throw badAnswer(`${redact(url)} answered without choices[0].message`);
     return { content: parsed.data.choices[0]!.message.content ?? '', usage: (parsed.data.usage ?? null) as Json, raw: raw as Json };
   },
 });
-
-function scrub(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
-}

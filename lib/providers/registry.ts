@@ -1,15 +1,17 @@
-import { z } from 'zod';
 import delay from './delay.js';
+import emailSend from './email-send.js';
 import httpRequest from './http-request.js';
+import { paramsJsonSchema } from './params-schema.js';
 import llmChat from './llm-chat.js';
 import noop from './noop.js';
+import slackMessage from './slack-message.js';
 import transform from './transform.js';
 import type { Provider } from './types.js';
 import waitSignal from './wait-signal.js';
 import workflowRun from './workflow-run.js';
 
 /** The provider list: adding a provider is one file and one line here. */
-export const BUILT_IN_PROVIDERS: readonly Provider[] = [noop, transform, httpRequest, llmChat, delay, waitSignal, workflowRun];
+export const BUILT_IN_PROVIDERS: readonly Provider[] = [noop, transform, httpRequest, llmChat, delay, waitSignal, workflowRun, slackMessage, emailSend];
 
 export interface ProviderRegistry {
   get(type: string): Provider | undefined;
@@ -29,6 +31,6 @@ export function providerCatalog(registry: ProviderRegistry) {
     description: p.description,
     credential: p.credential ?? [],
     queue: p.queue ?? null,
-    params: z.toJSONSchema(p.params, { io: 'input', unrepresentable: 'any' }),
+    params: paramsJsonSchema(p.params),
   }));
 }

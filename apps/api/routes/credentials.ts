@@ -4,6 +4,7 @@ import { deleteCredential, findCredential, insertCredential, listCredentials, up
 import { isUniqueViolation } from '../../../db/errors.js';
 import type { Credential } from '../../../db/types.js';
 import { CREDENTIAL_SCHEMAS, CREDENTIAL_TYPES, hintsFor } from '../../../lib/credentials/types.js';
+import type { CredentialData } from '../../../lib/providers/types.js';
 import { createKeyring } from '../../../lib/crypto.js';
 import { badRequest, conflict, notFound } from '../../../lib/errors.js';
 import { CREDENTIAL_NAME_PATTERN } from '../../../lib/workflows/definition.js';
@@ -18,10 +19,11 @@ const createBody = z
   .object({
     name: z.string().regex(CREDENTIAL_NAME_PATTERN, 'must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'),
     type: z.enum(CREDENTIAL_TYPES as [string, ...string[]]),
-    data: z.record(z.string(), z.string()),
+    // Values keep their JSON types (an SMTP port is a number); each type's schema checks them.
+    data: z.record(z.string(), z.unknown()),
   })
   .strict();
-const updateBody = z.object({ data: z.record(z.string(), z.string()) }).strict();
+const updateBody = z.object({ data: z.record(z.string(), z.unknown()) }).strict();
 
 const create = defineRoute('editor', { method: 'post', path: '/v1/credentials', tags: ['credentials'], summary: 'Store an encrypted credential', request: { body: { required: true, content: { 'application/json': { schema: createBody } } } }, responses: { 201: json('stored; data is never returned') } });
 const list = defineRoute('viewer', { method: 'get', path: '/v1/credentials', tags: ['credentials'], summary: 'Credentials with masked hints', responses: { 200: json('list') } });
@@ -39,8 +41,12 @@ export function credentialRoutes({ db, config }: ApiDeps) {
     const schema = CREDENTIAL_SCHEMAS[type as keyof typeof CREDENTIAL_SCHEMAS];
     const parsed = schema.safeParse(data);
     // zod issues name fields, never values: safe to return.
-    if (!parsed.success) throw badRequest(`data does not fit a ${type} credential`, zodDetails(parsed.error, '/data'));
-    return parsed.data as Record<string, string>;
+    if (!parsed.success) {
+      const missing = parsed.error.issues.filter((i) => i.path.length === 1 && (data as Record<string, unknown> | null)?.[String(i.path[0])] === undefined).map((i) => String(i.path[0]));
+      const named = missing.length ? `: missing ${[...new Set(missing)].join(', ')}` : '';
+      throw badRequest(`data does not fit a ${type} credential${named}`, zodDetails(parsed.error, '/data'));
+    }
+    return parsed.data as CredentialData;
   };
 
   app.openapi(create, async (c) => {
