@@ -64,20 +64,21 @@ export async function insertRuns(db: Database, items: readonly RunToInsert[]): P
                            ${col((r) => r.trigger_type)}::text[], ${col((r) => r.trigger ?? '{}')}::jsonb[], ${col((r) => r.priority ?? 5)}::int[],
                            ${col((r) => r.idempotency_key ?? null)}::text[], ${col((r) => r.retry_of ?? null)}::uuid[], ${col((r) => r.schedule_id ?? null)}::uuid[],
                            ${col((r) => r.scheduled_for ?? null)}::timestamptz[], ${col((r) => r.exclusive_key ?? null)}::text[], ${col((r) => r.parent_run_id ?? null)}::uuid[],
-                           ${col((r) => r.parent_node_id ?? null)}::text[], ${col((r) => r.depth ?? 0)}::int[], ${items.map((i) => i.requireActive ?? false)}::bool[],
+                           ${col((r) => r.parent_node_id ?? null)}::text[], ${col((r) => r.depth ?? 0)}::int[], ${col((r) => r.traceparent ?? null)}::text[],
+                           ${items.map((i) => i.requireActive ?? false)}::bool[],
                            ${assumed.map((a) => a !== undefined)}::bool[], ${assumed.map((a) => a?.concurrency ?? null)}::int[],
                            ${assumed.map((a) => a?.latestVersion ?? null)}::int[], ${assumed.map((a) => a?.name ?? null)}::text[])
              with ordinality as x(id, workspace_id, workflow_id, version, status, started_at, deadline_at, waiting_for, input, trigger_type,
                                   trigger, priority, idempotency_key, retry_of, schedule_id, scheduled_for, exclusive_key,
-                                  parent_run_id, parent_node_id, depth, require_active, assumes, assumed_concurrency,
+                                  parent_run_id, parent_node_id, depth, traceparent, require_active, assumes, assumed_concurrency,
                                   assumed_version, assumed_name, ord)
     ), run as (
       insert into runs (id, workspace_id, workflow_id, version, status, started_at, deadline_at, waiting_for, input, trigger_type,
                         trigger, priority, idempotency_key, retry_of, schedule_id, scheduled_for, exclusive_key,
-                        parent_run_id, parent_node_id, depth)
+                        parent_run_id, parent_node_id, depth, traceparent)
       select x.id, x.workspace_id, x.workflow_id, x.version, x.status, x.started_at, x.deadline_at, x.waiting_for, x.input, x.trigger_type,
              x.trigger, x.priority, x.idempotency_key, x.retry_of, x.schedule_id, x.scheduled_for, x.exclusive_key,
-             x.parent_run_id, x.parent_node_id, x.depth
+             x.parent_run_id, x.parent_node_id, x.depth, x.traceparent
         from x
        where not x.require_active
           or exists (select 1 from workflows w
@@ -220,4 +221,11 @@ export async function activeChildRuns(db: Database, runId: string) {
 /** A run's end state, as a parent's `workflow.run` node needs it. */
 export async function runState(db: Database, runId: string) {
   return db.selectFrom('runs').select(['id', 'status', 'output', 'error']).where('id', '=', runId).executeTakeFirst();
+}
+
+/** Of these runs, the ones that have ended (a cancel or deadline a LISTEN connection may have missed). */
+export async function endedRuns(db: Database, runIds: readonly string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
+  const rows = await db.selectFrom('runs').select('id').where('id', 'in', runIds).where('status', 'not in', ['queued', 'running']).execute();
+  return rows.map((r) => r.id);
 }

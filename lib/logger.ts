@@ -32,6 +32,11 @@ export const REDACT_PATHS = [
   'BOOTSTRAP_API_KEY',
   'config.ENCRYPTION_KEYS',
   'ENCRYPTION_KEYS',
+  // OTLP headers carry vendors' API keys (Honeycomb's x-honeycomb-team).
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'config.OTEL_EXPORTER_OTLP_HEADERS',
+  'config.OTEL_EXPORTER_OTLP_TRACES_HEADERS',
 ];
 
 export interface LoggerOptions {
@@ -39,10 +44,12 @@ export interface LoggerOptions {
   /** Process name: web, worker, scheduler, cli... */
   name: string;
   destination?: pino.DestinationStream;
+  /** Fields added to every line, e.g. the active span's trace_id (lib/tracing); unset costs nothing. */
+  mixin?: () => object;
 }
 
 /** JSON lines on stdout; the dev launcher prettifies them, production ships them as they are. */
-export function createLogger({ level, name, destination }: LoggerOptions): Logger {
+export function createLogger({ level, name, destination, mixin }: LoggerOptions): Logger {
   return pino(
     {
       level,
@@ -50,6 +57,7 @@ export function createLogger({ level, name, destination }: LoggerOptions): Logge
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      ...(mixin ? { mixin } : {}),
     },
     destination,
   );

@@ -4,6 +4,7 @@ import type { NewEvent } from '../../db/run-events.js';
 import type { AssumedWorkflow, RunAudit } from '../../db/runs.js';
 import type { JsonValue, NodeStatus, TriggerType } from '../../db/types.js';
 import type { EngineDeps } from './deps.js';
+import { traceRunCreation } from '../tracing/index.js';
 import { commitRun, type StartedRun } from './run-commits.js';
 import { settle } from './settle.js';
 import { loadVersion } from './versions.js';
@@ -51,7 +52,12 @@ export interface StartRunRequest {
  * before the enqueue loses nothing: the sweeper finds queued nodes without jobs. Concurrent
  * creations share their statement and their addBulk (run-commits.ts).
  */
-export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
+export function startRun(deps: EngineDeps, req: StartRunRequest): Promise<StartedRun> {
+  // The run's root span (tracing on): its traceparent is stored on the run for the node spans to join.
+  return traceRunCreation(req, (traceparent) => createRun(deps, req, traceparent));
+}
+
+async function createRun(deps: EngineDeps, req: StartRunRequest, traceparent: string | null): Promise<StartedRun> {
   const compiled = await loadVersion(deps.db, req.workflowId, req.version);
   const priority = req.priority ?? 5;
   const concurrency =
@@ -97,6 +103,7 @@ export async function startRun(deps: EngineDeps, req: StartRunRequest): Promise<
       parent_run_id: req.parent?.runId ?? null,
       parent_node_id: req.parent?.nodeId ?? null,
       depth: req.parent ? req.parent.depth + 1 : 0,
+      traceparent,
     },
     nodes: compiled.definition.nodes.map((n) => ({ node_id: n.id, type: n.type, status: statuses.get(n.id)!, output: reused.get(n.id) ?? undefined })),
     events,

@@ -3,7 +3,8 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { NodeError } from '../engine/node-errors.js';
+import { ProviderError, permanent, transient } from '../providers/errors.js';
+import { withTraceContext } from '../tracing/index.js';
 import type { AddressPolicy } from './address-policy.js';
 
 /**
@@ -53,13 +54,14 @@ export async function guardedRequest(req: GuardedRequest): Promise<GuardedRespon
   let url = parseUrl(req.url);
   const origin = url.origin;
   let { method, body } = req;
-  let headers = { ...req.headers };
+  // W3C traceparent of the active node span (tracing on), unless the caller set one: the target joins the run's trace.
+  let headers = withTraceContext({ ...req.headers });
   for (let hop = 0; ; hop++) {
     const res = await send(url, method, headers, body, req);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || !location) return readBody(res, url, req);
     res.resume();
-    if (hop >= (req.maxRedirects ?? 5)) throw new NodeError('too_many_redirects', `more than ${req.maxRedirects ?? 5} redirects from ${redact(req.url)}`);
+    if (hop >= (req.maxRedirects ?? 5)) throw permanent('too_many_redirects', `more than ${req.maxRedirects ?? 5} redirects from ${redact(req.url)}`);
     url = parseUrl(resolveLocation(location, url));
     // Browsers' rules: 303 (and 301/302 after a POST) become a GET without a body.
     if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
@@ -78,7 +80,7 @@ function resolveLocation(location: string, base: URL): string {
   try {
     return new URL(location, base).toString();
   } catch {
-    throw new NodeError('invalid_url', `${redact(base.toString())} redirected to an invalid URL`);
+    throw permanent('invalid_url', `${redact(base.toString())} redirected to an invalid URL`);
   }
 }
 
@@ -88,9 +90,9 @@ export function parseUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new NodeError('invalid_url', `'${redact(raw)}' is not a valid URL`);
+    throw permanent('invalid_url', `'${redact(raw)}' is not a valid URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new NodeError('invalid_url', `only http and https URLs are allowed, not ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw permanent('invalid_url', `only http and https URLs are allowed, not ${url.protocol}`);
   return url;
 }
 
@@ -111,7 +113,7 @@ function send(url: URL, method: string, headers: Record<string, string>, body: s
     } catch (err) {
       // Node names the header, never its value: safe to pass on. It would fail the same way again.
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_INVALID_CHAR') return reject(new NodeError('invalid_params', `a request header is invalid: ${(err as Error).message}`));
+      if (code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_INVALID_CHAR') return reject(permanent('invalid_params', `a request header is invalid: ${(err as Error).message}`));
       return reject(translate(err as Error, req.signal, url));
     }
     outgoing.on('response', resolve);
@@ -148,7 +150,7 @@ export function guardedLookup(policy: AddressPolicy, hostname: string, resolve: 
 function assertAllowed(policy: AddressPolicy, hostname: string, address: string): void {
   const why = policy.refusal(hostname, address);
   if (why) {
-    throw new NodeError(
+    throw permanent(
       'ssrf_blocked',
       `refused to connect to ${address} (${why}) for host '${hostname}': internal addresses are blocked; list the host in HTTP_ALLOW_HOSTS to allow it`,
     );
@@ -178,18 +180,18 @@ async function readBody(res: IncomingMessage, url: URL, req: GuardedRequest): Pr
   return { status: res.statusCode ?? 0, headers: flatten(res.headers), body: Buffer.concat(chunks), url: url.toString() };
 }
 
-const tooLarge = (max: number) => new NodeError('response_too_large', `the response is larger than ${max} bytes`);
+const tooLarge = (max: number) => permanent('response_too_large', `the response is larger than ${max} bytes`);
 
 function flatten(headers: IncomingHttpHeaders): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
 }
 
 function translate(err: Error, signal: AbortSignal, url: URL): Error {
-  if (err instanceof NodeError) return err;
-  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : new NodeError('aborted', 'request aborted');
+  if (err instanceof ProviderError) return err;
+  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : transient('aborted', 'request aborted');
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new NodeError('dns_error', `could not resolve ${url.hostname}`);
-  return new NodeError('http_error', `${url.protocol}//${url.host}: ${err.message}`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return transient('dns_error', `could not resolve ${url.hostname}`);
+  return transient('http_error', `${url.protocol}//${url.host}: ${err.message}`);
 }
 
 /** URLs may carry credentials (user:pass@, ?token=): errors show only scheme, host and path. */
