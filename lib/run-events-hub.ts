@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import pg from 'pg';
 import type { Database } from '../db/database.js';
+import { listen, type Listener } from '../db/listen.js';
 import { refreshWatches, unwatchAll, unwatchRun, watchRun } from '../db/run-event-watches.js';
 import { listEvents } from '../db/run-events.js';
 import type { RunEvent } from '../db/types.js';
@@ -58,62 +58,38 @@ const PAGE = 500;
  * run (events are appended under the run's row lock), so `id > last` loses nothing.
  */
 export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 }: RunEventsHubOptions): RunEventsHub {
-  const listener = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const listenerId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const feeds = new Map<string, Feed>();
   // A watch removed as the last client left must not land after a new client's watch of the run.
   const unwatching = new Map<string, Promise<void>>();
-  let client: pg.Client | undefined;
-  let connecting: Promise<void> | undefined;
-  let retry: NodeJS.Timeout | undefined;
+  let listener: Listener | undefined;
   let closed = false;
   let reads = 0;
   const refresher = setInterval(() => {
-    if (feeds.size > 0) void refreshWatches(db, listener, [...feeds.keys()], watchTtlMs).catch((err) => log.warn({ err: (err as Error).message }, 'could not refresh run event watches'));
+    if (feeds.size > 0) void refreshWatches(db, listenerId, [...feeds.keys()], watchTtlMs).catch((err) => log.warn({ err: (err as Error).message }, 'could not refresh run event watches'));
   }, Math.max(1000, watchTtlMs / 4));
   refresher.unref();
 
+  /** Listening starts with the first subscriber; a drop reconnects by itself (db/listen.ts). */
   const connect = (): Promise<void> => {
-    if (client) return Promise.resolve();
-    connecting ??= (async () => {
-      const c = new pg.Client({ connectionString: databaseUrl, application_name: 'conveyor-run-events' });
-      c.on('notification', (msg) => {
-        const feed = msg.payload ? feeds.get(msg.payload) : undefined;
-        if (feed) void read(msg.payload!, feed);
-      });
-      c.on('error', (err) => {
-        if (client !== c) return;
-        client = undefined;
-        log.warn({ err: err.message }, 'run events listener connection lost; reconnecting');
-        void c.end().catch(() => {});
-        scheduleReconnect();
-      });
-      try {
-        await withTimeout(c.connect(), 5000, 'PostgreSQL (run events listener)');
-        await c.query(`LISTEN ${RUN_EVENTS_CHANNEL}`);
-      } catch (err) {
-        void c.end().catch(() => {});
-        throw err;
-      }
-      if (closed) return void (await c.end().catch(() => {}));
-      client = c;
-    })().finally(() => (connecting = undefined));
-    return connecting;
-  };
-
-  // Notifications sent while we were not listening are gone: re-watch and re-read every run.
-  const scheduleReconnect = () => {
-    if (closed || retry) return;
-    retry = setTimeout(async () => {
-      retry = undefined;
-      try {
-        await connect();
-        await refreshWatches(db, listener, [...feeds.keys()], watchTtlMs);
+    listener ??= listen({
+      connectionString: databaseUrl,
+      applicationName: 'conveyor-run-events',
+      channels: [RUN_EVENTS_CHANNEL],
+      log,
+      onNotification(_channel, runId) {
+        const feed = runId ? feeds.get(runId) : undefined;
+        if (feed) void read(runId!, feed);
+      },
+      // Notifications sent while we were not listening are gone: re-watch and re-read every run.
+      async onListening({ reconnected }) {
+        if (!reconnected || feeds.size === 0) return;
+        // Watches lapse after watchTtlMs: renewed before the reads, so nothing falls between them.
+        await refreshWatches(db, listenerId, [...feeds.keys()], watchTtlMs).catch((err: Error) => log.warn({ err: err.message }, 'could not refresh run event watches'));
         for (const [runId, feed] of feeds) void read(runId, feed);
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'run events listener could not reconnect; retrying');
-        scheduleReconnect();
-      }
-    }, 1000);
+      },
+    });
+    return withTimeout(listener.ready, 5000, 'PostgreSQL (run events listener)');
   };
 
   const deliver = (feed: Feed, rows: RunEvent[]) => {
@@ -159,7 +135,7 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
     if (feed.subs.size > 0 || feeds.get(runId) !== feed) return;
     feeds.delete(runId);
     const done: Promise<void> = (unwatching.get(runId) ?? Promise.resolve())
-      .then(() => unwatchRun(db, runId, listener))
+      .then(() => unwatchRun(db, runId, listenerId))
       .catch(() => {})
       .finally(() => unwatching.get(runId) === done && unwatching.delete(runId));
     unwatching.set(runId, done);
@@ -173,7 +149,7 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
       let feed = feeds.get(runId);
       if (!feed) {
         const after = unwatching.get(runId) ?? Promise.resolve();
-        const fresh: Feed = { subs: new Set(), dirty: false, watched: after.then(() => watchRun(db, runId, listener, watchTtlMs)) };
+        const fresh: Feed = { subs: new Set(), dirty: false, watched: after.then(() => watchRun(db, runId, listenerId, watchTtlMs)) };
         feeds.set(runId, fresh);
         fresh.watched.catch(() => feeds.get(runId) === fresh && feeds.delete(runId));
         feed = fresh;
@@ -209,14 +185,10 @@ export function createRunEventsHub({ db, databaseUrl, log, watchTtlMs = 120_000 
     async close() {
       closed = true;
       clearInterval(refresher);
-      clearTimeout(retry);
       for (const [runId, feed] of feeds) for (const sub of [...feed.subs]) unsubscribe(runId, feed, sub);
-      await connecting?.catch(() => {});
-      const c = client;
-      client = undefined;
       await Promise.allSettled([...unwatching.values()]);
-      await Promise.allSettled([unwatchAll(db, listener), c?.end()]);
+      await Promise.allSettled([unwatchAll(db, listenerId), listener?.close()]);
     },
-    stats: () => ({ listening: client !== undefined, runs: feeds.size, subscribers: [...feeds.values()].reduce((n, f) => n + f.subs.size, 0), reads }),
+    stats: () => ({ listening: listener?.listening() ?? false, runs: feeds.size, subscribers: [...feeds.values()].reduce((n, f) => n + f.subs.size, 0), reads }),
   };
 }

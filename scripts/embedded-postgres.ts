@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -84,6 +85,34 @@ export async function scratchDataParent(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   await chmod(dir, 0o755);
   return dir;
+}
+
+/** Where a root-run `npm start` keeps a cluster its checkout's .data/ cannot hold. */
+export const RELOCATED_CLUSTERS = '/var/lib/conveyor';
+
+/**
+ * The cluster's directory for `npm start`: `<data>/postgres`, unless we run as root and the
+ * `postgres` user cannot enter `<data>` (a checkout under a 0700 directory: /root, `mktemp -d`).
+ * Then it lives in a directory that user owns under RELOCATED_CLUSTERS, keyed by the checkout's
+ * real path, and `<data>/postgres.location` points there so restarts find the same data. No
+ * permission above the checkout is touched.
+ */
+export async function embeddedClusterDir(data: string, root = RELOCATED_CLUSTERS): Promise<{ dir: string; pointer?: string }> {
+  const local = path.join(data, 'postgres');
+  const pointer = path.join(data, 'postgres.location');
+  if (existsSync(pointer)) {
+    const dir = (await readFile(pointer, 'utf8')).trim();
+    if (path.isAbsolute(dir)) return { dir, pointer };
+  }
+  const owner = await runAs();
+  if (owner.uid === undefined || existsSync(path.join(local, 'PG_VERSION'))) return { dir: local };
+  if (await run('test', ['-x', data], owner).then(() => true, () => false)) return { dir: local };
+  const real = await realpath(data);
+  const checkout = path.basename(path.dirname(real)).replace(/[^\w.-]/g, '_').slice(0, 40) || 'root';
+  const dir = path.join(root, `${checkout}-${createHash('sha256').update(real).digest('hex').slice(0, 12)}`);
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  await writeFile(pointer, `${dir}\n`);
+  return { dir, pointer };
 }
 
 async function runningPort(dataDir: string): Promise<number | undefined> {

@@ -59,11 +59,11 @@ describe.each(backends())('processes on the %s backend', (backend) => {
   });
 
   it('a bad configuration exits 1 naming every problem before connecting', async () => {
-    const proc = startProcess(ENTRIES.web, { PORT: 'x', DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'loud' });
+    const proc = startProcess(ENTRIES.web, { PORT: 'x', DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'loud', HTTP_KEEP_ALIVE_TIMEOUT_MS: '65s' });
     const { code } = await proc.exited;
     expect(code).toBe(1);
     const text = proc.lines.join('\n');
-    for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ENCRYPTION_KEY']) expect(text).toContain(name);
+    for (const name of ['PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ENCRYPTION_KEY', 'HTTP_KEEP_ALIVE_TIMEOUT_MS']) expect(text).toContain(name);
   });
 });
 

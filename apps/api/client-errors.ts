@@ -10,15 +10,21 @@ import { errorBody } from './errors.js';
 export function answerClientErrors(server: Server, log: Logger): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = JSON.stringify(
-      errorBody(tooLarge ? 'headers_too_large' : 'bad_request', tooLarge ? 'The request headers are too large.' : 'The request could not be parsed as HTTP.'),
-    );
+    const [status, reason, code, message] = answerFor(err.code);
+    const body = JSON.stringify(errorBody(code, message));
     log.debug({ code: err.code }, 'client error');
     socket.end(
-      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `HTTP/1.1 ${status} ${reason}\r\n` +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
+    // end() only half-closes: a client that keeps sending (a slowloris) must not keep the socket.
+    setTimeout(() => socket.destroy(), 1_000).unref();
   });
+}
+
+function answerFor(code: string | undefined): [number, string, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', 'headers_too_large', 'The request headers are too large.'];
+  // The headers did not arrive within the headers timeout (a stalled or slowloris client).
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', 'request_timeout', 'The request did not arrive in time.'];
+  return [400, 'Bad Request', 'bad_request', 'The request could not be parsed as HTTP.'];
 }

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { listen } from '../../db/listen.js';
 import { SCHEDULE_CHANGES_CHANNEL } from '../../db/schedules.js';
 import type { EngineDeps } from '../../lib/engine/deps.js';
 import { reconcileSchedulers } from '../../lib/schedules/sync.js';
@@ -39,43 +39,17 @@ export function startReconciler(deps: EngineDeps, opts: { databaseUrl: string; s
     return chain;
   };
 
-  let client: pg.Client | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let listenedBefore = false;
-  const listen = async () => {
-    const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'conveyor-schedule-listener' });
-    c.on('notification', (msg) => {
-      if (msg.channel === SCHEDULE_CHANGES_CHANNEL && msg.payload) void pass(msg.payload);
-    });
-    c.on('error', (err) => {
-      log.warn({ err: err.message }, 'schedule change listener lost its connection; reconnecting');
-      void c.end().catch(() => {});
-      relisten();
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${SCHEDULE_CHANGES_CHANNEL}`);
-      if (closed) return void (await c.end());
-      client = c;
-      // Changes made while we were not listening: catch up on all of them.
-      if (listenedBefore) void pass();
-      listenedBefore = true;
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'schedule change listener could not connect; retrying');
-      void c.end().catch(() => {});
-      relisten();
-    }
-  };
-  const relisten = () => {
-    if (closed || retry) return;
-    retry = setTimeout(() => {
-      retry = undefined;
-      void listen();
-    }, 1000);
-  };
+  // Changes made while the listener was reconnecting were not notified: catch up on all of them.
+  const listener = listen({
+    connectionString: opts.databaseUrl,
+    applicationName: 'conveyor-schedule-listener',
+    channels: [SCHEDULE_CHANGES_CHANNEL],
+    log,
+    onNotification: (_channel, scheduleId) => void (scheduleId && pass(scheduleId)),
+    onListening: ({ reconnected }) => void (reconnected && pass()),
+  });
 
   const ready = pass();
-  void listen();
   const timer = setInterval(() => void pass(), FULL_RECONCILE_MS);
   timer.unref();
   return {
@@ -83,8 +57,7 @@ export function startReconciler(deps: EngineDeps, opts: { databaseUrl: string; s
     async close() {
       closed = true;
       clearInterval(timer);
-      clearTimeout(retry);
-      await client?.end().catch(() => {});
+      await listener.close();
       await chain;
     },
   };

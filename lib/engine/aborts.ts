@@ -26,6 +26,11 @@ export class RunAborts {
     return set.size;
   }
 
+  /** The runs with a node executing here now. */
+  runIds(): string[] {
+    return [...this.byRun.keys()];
+  }
+
   get inFlight(): number {
     let n = 0;
     for (const set of this.byRun.values()) n += set.size;
