@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError, EXIT, createClient, type ApiClient } from './client.js';
 import { applyWorkflow, cancelRun, createKey, listRuns, listWorkflows, retryRun, showRun, startRun } from './commands.js';
+import { importN8n } from './import.js';
 
 /** What a command may touch: injected, so tests run the CLI in-process against a real server. */
 export interface CliIo {
@@ -45,6 +46,14 @@ const COMMANDS: Record<string, Command> = {
     run: applyWorkflow,
   },
   'workflows list': { usage: 'workflows list', summary: "list the workspace's workflows", args: 0, run: listWorkflows },
+  'import n8n': {
+    usage: "import n8n <file.json> [--name <name>] [--dry-run] [--allow-partial] [--workflow-map '{\"<n8n id>\":\"<name>\"}']",
+    summary: 'convert an n8n workflow export and create the workflow (or a new version); prints what each node became',
+    args: 1,
+    options: { name: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, 'workflow-map': { type: 'string' } },
+    help: 'Unconvertible nodes refuse the import (each listed) unless --allow-partial puts a placeholder noop in their place. Credentials are never imported: create the ones the report lists.',
+    run: importN8n,
+  },
   run: {
     usage: "run <workflow> [--input '{...}' | --input-file <file>] [--follow] [--priority 1-10] [--idempotency-key <k>]",
     summary: 'start a run; --follow shows each node as it changes and exits with the run status',
