@@ -17,6 +17,19 @@ export async function listNodeRuns(db: Database, runId: string) {
   return db.selectFrom('node_runs').selectAll().where('run_id', '=', runId).execute();
 }
 
+/**
+ * Each node's params as it last ran (expressions resolved), from its latest success or failure
+ * event: what the console shows beside the params as defined.
+ */
+export async function resolvedParams(db: Database, runId: string): Promise<Map<string, JsonValue>> {
+  const { rows } = await sql<{ node_id: string; params: JsonValue }>`
+    select distinct on (node_id) node_id, data->'params' as params
+      from run_events
+     where run_id = ${runId} and type in ('node.succeeded', 'node.failed') and data ? 'params'
+     order by node_id, id desc`.execute(db);
+  return new Map(rows.map((r) => [r.node_id, r.params]));
+}
+
 /** Outputs and statuses of the named nodes: what a node's expressions may reference. */
 export async function nodeResults(db: Database, runId: string, nodeIds: readonly string[]) {
   if (nodeIds.length === 0) return [];
@@ -37,6 +50,8 @@ export interface ClaimedNode {
   priority: number;
   input: JsonValue;
   depth: number;
+  /** The run's trace context (W3C traceparent) when it was created with tracing on. */
+  traceparent: string | null;
 }
 
 /**
@@ -47,7 +62,7 @@ export interface ClaimedNode {
 export async function claimNode(db: Database, runId: string, nodeId: string, staleAfterMs: number) {
   const result = await sql<ClaimedNode>`
     with run as (
-      select id, workflow_id, version, workspace_id, priority, input, depth
+      select id, workflow_id, version, workspace_id, priority, input, depth, traceparent
         from runs where id = ${runId} and status = 'running' for no key update
     ), claimed as (
       update node_runs n
@@ -55,7 +70,7 @@ export async function claimNode(db: Database, runId: string, nodeId: string, sta
         from run
        where n.run_id = run.id and n.node_id = ${nodeId}
          and (n.status = 'queued' or (n.status = 'running' and n.heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})))
-      returning n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth
+      returning n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth, run.traceparent
     ), event as (
       insert into run_events (run_id, type, node_id, attempt)
       select ${runId}, 'node.started', ${nodeId}, attempts from claimed
@@ -76,7 +91,7 @@ export async function claimNodes(db: Database, requests: readonly ClaimRequest[]
     with req as (
       select distinct run_id, node_id from unnest(${requests.map((r) => r.runId)}::uuid[], ${requests.map((r) => r.nodeId)}::text[]) as t(run_id, node_id)
     ), run as (
-      select id, workflow_id, version, workspace_id, priority, input, depth
+      select id, workflow_id, version, workspace_id, priority, input, depth, traceparent
         from runs where id in (select run_id from req) and status = 'running'
        order by id for no key update
     ), claimed as (
@@ -85,7 +100,7 @@ export async function claimNodes(db: Database, requests: readonly ClaimRequest[]
         from run, req
        where n.run_id = run.id and req.run_id = run.id and n.node_id = req.node_id
          and (n.status = 'queued' or (n.status = 'running' and n.heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})))
-      returning n.run_id, n.node_id, n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth
+      returning n.run_id, n.node_id, n.attempts, n.type, run.workflow_id, run.version, run.workspace_id, run.priority, run.input, run.depth, run.traceparent
     ), event as (
       insert into run_events (run_id, type, node_id, attempt)
       select run_id, 'node.started', node_id, attempts from claimed order by run_id, node_id
@@ -107,6 +122,8 @@ export interface NodeOutcome {
   status: 'succeeded' | 'failed' | 'skipped';
   output?: JsonValue | null;
   error?: ErrorJson | null;
+  /** The params the provider ran with, expressions resolved and secrets redacted: kept in the outcome's event. */
+  params?: JsonValue;
 }
 
 /**

@@ -49,6 +49,8 @@ export function mountDocs(app: OpenAPIHono<ApiEnv>): void {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Conveyor', version: '0.1.0', description: 'Queue-backed workflow engine: workflows, runs, live events, credentials, schedules, keys.' },
+    // Relative: the spec describes whichever host serves it (behind any proxy or domain).
+    servers: [{ url: '/', description: 'the server this spec came from' }],
     security: [{ bearerAuth: [] }],
   });
   app.get('/docs', (c) => {

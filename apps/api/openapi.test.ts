@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_PATH } from './board.js';
+import { CONSOLE_PAGE_ROUTES } from './console/static.js';
 import { startStack, type TestStack } from '../../test/stack.js';
 
 /** Routes that serve the docs themselves (the spec, the page and its assets): not API operations. */
@@ -30,13 +31,13 @@ describe('the OpenAPI spec and the docs page', () => {
     const served = [...new Set(stack.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))];
     expect(served.length).toBeGreaterThan(25);
     const missing = served
-      .filter((r) => !DOC_ROUTES.has(r) && !r.split(' ')[1]!.startsWith(BOARD_PATH))
+      .filter((r) => !DOC_ROUTES.has(r) && !CONSOLE_PAGE_ROUTES.includes(r) && !r.split(' ')[1]!.startsWith(BOARD_PATH))
       .map((r) => r.replace(/:(\w+)/g, '{$1}'))
       .filter((r) => !inSpec.has(r));
     expect(missing, 'routes registered without defineRoute/openapi: they have no schema, no docs and no declared role').toEqual([]);
     expect(DESIGNED.filter((r) => !inSpec.has(r))).toEqual([]);
     // The doc routes are really served (not a stale allow-list).
-    for (const r of DOC_ROUTES) expect(served).toContain(r);
+    for (const r of [...DOC_ROUTES, ...CONSOLE_PAGE_ROUTES]) expect(served).toContain(r);
   });
 
   it('documents the SSE stream and its resume parameters', () => {

@@ -1,4 +1,4 @@
-import type { NodeRun, Run, Workflow } from '../../db/types.js';
+import type { JsonValue, NodeRun, Run, Workflow } from '../../db/types.js';
 import type { WorkflowDefinition } from '../../lib/workflows/definition.js';
 
 /** Database rows → the API's camelCase JSON. */
@@ -54,7 +54,8 @@ export interface RunWaits {
   nodes: ReadonlyMap<string, string | null>;
 }
 
-export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[], order: readonly string[], waits?: RunWaits) {
+/** `params`: each node's params as it last ran (expressions resolved, secrets redacted), when recorded. */
+export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[], order: readonly string[], waits?: RunWaits, params?: ReadonlyMap<string, JsonValue>) {
   const position = new Map(order.map((id, i) => [id, i]));
   return {
     ...presentRunSummary(r),
@@ -71,6 +72,7 @@ export function presentRun(r: Run & { workflow_name: string }, nodes: NodeRun[],
         type: n.type,
         status: n.status,
         attempts: n.attempts,
+        params: params?.get(n.node_id) ?? null,
         output: n.output,
         error: n.error,
         waitingFor: waits ? (waits.nodes.get(n.node_id) ?? null) : n.waiting_for,

@@ -67,9 +67,9 @@ function nodeEvent(nodeId: string, holder: NodeHolder, outcome: NodeOutcome): Ne
   const attempt = holder.status === 'running' ? holder.attempt : undefined;
   switch (outcome.status) {
     case 'succeeded':
-      return { type: 'node.succeeded', nodeId, attempt };
+      return { type: 'node.succeeded', nodeId, attempt, ...(outcome.params === undefined ? {} : { data: { params: outcome.params } }) };
     case 'failed':
-      return { type: 'node.failed', nodeId, attempt, data: { error: outcome.error ?? null } };
+      return { type: 'node.failed', nodeId, attempt, data: { error: outcome.error ?? null, ...(outcome.params === undefined ? {} : { params: outcome.params }) } };
     case 'skipped':
       return { type: 'node.skipped', nodeId, attempt, data: outcome.error ? { ...outcome.error } : {} };
   }

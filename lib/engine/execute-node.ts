@@ -7,6 +7,9 @@ import type { JsonValue } from '../../db/types.js';
 import { EXPRESSION_BUDGET_MS, evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
 import type { NodeJob } from '../jobs.js';
 import { Suspension, type Json } from '../providers/types.js';
+import { ProviderError } from '../providers/errors.js';
+import { guardedFetch } from '../http/guarded-fetch.js';
+import { asJsonOutput } from './provider-output.js';
 import { redactionValues } from '../credentials/secrets.js';
 import { DEFAULT_NODE_TIMEOUT_MS, type NodeDefinition } from '../workflows/definition.js';
 import { startChildRun } from './child-runs.js';
@@ -18,6 +21,7 @@ import { commitResult } from './result-commits.js';
 import { inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
+import { traceNode, tracingOn } from '../tracing/index.js';
 
 /** How long a job waits before it is delivered again after the database failed it (not the node). */
 const INFRA_RETRY_MS = 1_000;
@@ -50,6 +54,21 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
     throw new RetryLater(INFRA_RETRY_MS, `could not claim the node: ${(err as Error).message}`);
   }
   if (!claim) return { status: 'ignored' };
+  if (!tracingOn()) return executeClaimed(deps, job, jobSignal, claim);
+  // The node's span joins the run's trace, from the traceparent stored on the run and returned by the claim.
+  const claimed = claim;
+  const span = { runId: job.runId, nodeId: job.nodeId, type: claim.type, attempt: claim.attempts };
+  return traceNode(claim.traceparent, span, () => executeClaimed(deps, job, jobSignal, claimed), (err) => thrownStatus(err, jobSignal));
+}
+
+/** A node span's `conveyor.status` when its execution threw. */
+function thrownStatus(err: unknown, jobSignal: AbortSignal): string {
+  if (err instanceof UnrecoverableError) return 'failed';
+  if (err instanceof RetryLater) return 'requeued';
+  return jobSignal.aborted ? 'aborted' : 'retrying';
+}
+
+async function executeClaimed(deps: EngineDeps, job: NodeJob, jobSignal: AbortSignal, claim: ClaimedNode): Promise<NodeExecution> {
   const started = performance.now();
   const log = deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts });
   let compiled: CompiledVersion;
@@ -76,9 +95,10 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
       .finally(() => (beating = false));
   }, deps.settings.nodeLockMs / 3);
   let result: NodeOutcome | Suspension;
+  const seen: Seen = {};
   try {
     if (!node) throw new NodeError('unknown_node', `node '${job.nodeId}' is not in version ${claim.version}`);
-    result = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log);
+    result = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log, seen);
   } catch (err) {
     if (cancel.signal.aborted) {
       // The cancelling transaction already recorded the node as cancelled: nothing to add.
@@ -98,7 +118,7 @@ export async function executeNode(deps: EngineDeps, job: NodeJob, jobSignal: Abo
       safely(() => deps.hooks.nodeExecuted?.({ type: claim.type, status: 'retrying', seconds: (performance.now() - started) / 1000 }));
       throw new Error(error.message);
     }
-    result = { status: 'failed', error };
+    result = { status: 'failed', error, ...(seen.params === undefined ? {} : { params: seen.params }) };
   } finally {
     clearInterval(heartbeat);
     cancel.release();
@@ -143,6 +163,20 @@ async function recordResult(deps: EngineDeps, job: NodeJob, attempt: number, res
   }
 }
 
+/** What a node's execution got as far as, for its outcome even when it throws. */
+interface Seen {
+  params?: JsonValue;
+}
+
+/** Resolved params bigger than this are kept as their size only: they are for reading, not replay. */
+const RECORDED_PARAMS_MAX_BYTES = 64 * 1024;
+
+function recordedParams(params: unknown, secrets: readonly string[]): JsonValue {
+  const redacted = redactSecrets(params as JsonValue, secrets) as JsonValue;
+  const bytes = Buffer.byteLength(JSON.stringify(redacted) ?? 'null');
+  return bytes > RECORDED_PARAMS_MAX_BYTES ? { truncated: true, bytes } : redacted;
+}
+
 async function runNode(
   deps: EngineDeps,
   compiled: CompiledVersion,
@@ -151,6 +185,7 @@ async function runNode(
   job: NodeJob,
   signal: AbortSignal,
   log: EngineDeps['log'],
+  seen: Seen,
 ): Promise<NodeOutcome | Suspension> {
   const provider = deps.registry.get(node.type);
   if (!provider) throw new NodeError('unknown_type', `no provider for node type '${node.type}'`);
@@ -179,10 +214,12 @@ async function runNode(
   const credential = node.credential ? await resolveCredential(deps, claim.workspace_id, node.credential, provider.credential) : undefined;
   // Also the forms a provider puts on the wire (Basic's base64 of user:password) that a target may echo.
   const secrets = credential ? redactionValues(credential) : [];
+  seen.params = recordedParams(params.data, secrets);
   const providerSignal = stages;
   try {
+    // Through a promise: a plugin's `run` may throw synchronously or return a plain value.
     const output = await abortable(
-      provider.run({
+      Promise.resolve().then(() => provider.run({
         params: params.data,
         credential,
         signal: providerSignal,
@@ -192,15 +229,16 @@ async function runNode(
         settings: deps.settings,
         startChildRun: (req) =>
           startChildRun(deps, { runId: job.runId, nodeId: job.nodeId, workspaceId: claim.workspace_id, depth: claim.depth, priority: claim.priority }, req),
-      }),
+        fetch: guardedFetch({ allowHosts: deps.settings.httpAllowHosts, maxResponseBytes: deps.settings.maxResponseBytes, signal: providerSignal, secrets }),
+      })),
       providerSignal,
     );
     if (output instanceof Suspension) return output;
-    return { status: 'succeeded', output: checkOutput(redactSecrets(output, secrets), deps.settings.maxNodeOutputBytes) };
+    return { status: 'succeeded', output: checkOutput(redactSecrets(asJsonOutput(output), secrets), deps.settings.maxNodeOutputBytes), params: seen.params };
   } catch (err) {
     if (timeout.aborted && !signal.aborted) throw timedOut();
-    const { error } = classifyError(err);
-    throw new NodeError(error.code, redactSecrets(error.message, secrets));
+    const { error, retryable } = classifyError(err);
+    throw new ProviderError(error.code, redactSecrets(error.message, secrets), { retryable });
   }
 }
 

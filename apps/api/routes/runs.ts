@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { listNodeRuns } from '../../../db/node-runs.js';
+import { listNodeRuns, resolvedParams } from '../../../db/node-runs.js';
 import { getRun, listRuns } from '../../../db/runs.js';
 import { getVersion } from '../../../db/workflows.js';
 import type { JsonValue, Workflow } from '../../../db/types.js';
@@ -149,9 +149,9 @@ export function runRoutes({ db, engine, config }: ApiDeps) {
   app.openapi(get, async (c) => {
     const run = await getRun(db, c.get('principal').workspaceId, c.req.valid('param').id);
     if (!run) throw notFound('run');
-    const [nodes, compiled] = await Promise.all([listNodeRuns(db, run.id), loadVersion(db, run.workflow_id, run.version)]);
+    const [nodes, compiled, params] = await Promise.all([listNodeRuns(db, run.id), loadVersion(db, run.workflow_id, run.version), resolvedParams(db, run.id)]);
     const waits = await describeWaits(engine, run, nodes, compiled);
-    return c.json(presentRun(run, nodes, compiled.dag.nodeIds, waits), 200);
+    return c.json(presentRun(run, nodes, compiled.dag.nodeIds, waits, params), 200);
   });
 
   app.openapi(cancel, async (c) => {

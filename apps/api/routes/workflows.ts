@@ -19,7 +19,7 @@ const json = (description: string) => ({ description, content: { 'application/js
 
 const create = defineRoute('editor', { method: 'post', path: '/v1/workflows', tags: ['workflows'], summary: 'Create a workflow (version 1)', request: { body: definitionBody }, responses: { 201: json('created') } });
 const list = defineRoute('viewer', { method: 'get', path: '/v1/workflows', tags: ['workflows'], summary: 'List workflows, newest first', request: { query: z.object(pageQuery) }, responses: { 200: json('a page') } });
-const get = defineRoute('viewer', { method: 'get', path: '/v1/workflows/{idOrName}', tags: ['workflows'], summary: 'A workflow at its latest version', request: { params: idOrName }, responses: { 200: json('the workflow') } });
+const get = defineRoute('viewer', { method: 'get', path: '/v1/workflows/{idOrName}', tags: ['workflows'], summary: 'A workflow at its latest version (or at ?version=)', request: { params: idOrName, query: z.object({ version: z.coerce.number().int().min(1).optional().openapi({ description: 'an earlier version (default: latest)' }) }) }, responses: { 200: json('the workflow') } });
 const update = defineRoute('editor', { method: 'put', path: '/v1/workflows/{idOrName}', tags: ['workflows'], summary: 'Save a new immutable version', request: { params: idOrName, body: definitionBody }, responses: { 200: json('the new version') } });
 const remove = defineRoute('editor', { method: 'delete', path: '/v1/workflows/{idOrName}', tags: ['workflows'], summary: 'Archive (runs stay readable)', request: { params: idOrName }, responses: { 204: { description: 'archived' } } });
 const versions = defineRoute('viewer', { method: 'get', path: '/v1/workflows/{idOrName}/versions', tags: ['workflows'], summary: 'Versions, newest first', request: { params: idOrName }, responses: { 200: json('versions') } });
@@ -71,8 +71,11 @@ export function workflowRoutes({ db, engine, queues, log }: ApiDeps) {
 
   app.openapi(get, async (c) => {
     const wf = await load(c.get('principal').workspaceId, c.req.valid('param').idOrName);
-    const version = await getVersion(db, wf.id, wf.latest_version);
-    return c.json(presentWorkflow(wf, definitionSchema.parse(version!.definition)), 200);
+    const wanted = c.req.valid('query').version ?? wf.latest_version;
+    const version = await getVersion(db, wf.id, wanted);
+    if (!version) throw notFound(`version ${wanted} of workflow '${wf.name}'`);
+    const def = definitionSchema.parse(version.definition);
+    return c.json({ ...presentWorkflow(wf, def), ...(wanted === wf.latest_version ? {} : { version: wanted, latestVersion: wf.latest_version, description: def.description ?? null }) }, 200);
   });
 
   app.openapi(update, async (c) => {
