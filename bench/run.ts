@@ -9,6 +9,7 @@ import { createQueueBackend, type QueueBackend } from '../lib/queue.js';
 import { scratchDataParent, startEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { median, percentile, round, withConcurrency } from './stats.js';
 
 /**
@@ -20,13 +21,16 @@ import { median, percentile, round, withConcurrency } from './stats.js';
  * BENCH_WORKERS (2), BENCH_CONCURRENCY (50), BENCH_SCALE (1: multiplies run counts; the
  * baseline always gets its full, warm 20k jobs on Redis), BENCH_BUILT (1: build with tsc and
  * run web and workers from dist/, as the Procfile does; 0 runs the sources under tsx),
- * BENCH_OUT (bench/results/latest.json).
+ * BENCH_OUT (bench/results/latest.json), BENCH_TRACING (0: no OTEL endpoint, tracing off, as every
+ * figure is measured; 1: web and workers export every span to a local OTLP sink, bench/otlp-sink.ts,
+ * to compare the two back to back).
  */
 type Backend = 'redis' | 'postgres';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const BUILT = process.env.BENCH_BUILT !== '0';
+const TRACING = process.env.BENCH_TRACING === '1';
 /** The processes measured: built, as the Procfile runs them (memory figures depend on it), or the sources. */
 /**
  * The node flags the Procfile gives a process (`worker: exec node --flag dist/...`), passed as
@@ -304,6 +308,7 @@ async function engine(backend: Backend, env: Record<string, string>) {
 
 async function benchBackend(backend: Backend, env: Env) {
   const database = await createDatabase(env.serverUrl);
+  const sink = TRACING ? await startOtlpSink() : undefined;
   const appEnv: Record<string, string> = {
     DATABASE_URL: database.url,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
@@ -316,6 +321,7 @@ async function benchBackend(backend: Backend, env: Env) {
     // DATABASE_POOL_SIZE=N measures every process with pools of N.
     ...(process.env.DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE } : {}),
     ...(backend === 'redis' ? { REDIS_URL: env.redisUrl! } : {}),
+    ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {}),
   };
   try {
     if (backend === 'postgres') {
@@ -333,10 +339,12 @@ async function benchBackend(backend: Backend, env: Env) {
       concurrency: CONCURRENCY,
       baseline,
       engine: result,
+      tracing: sink ? sink.stats() : ('off' as const),
       ratio: ratio(result.drain.nodesPerSecond),
       ratios: { drain: ratio(result.drain.nodesPerSecond), api: ratio(result.one.runsPerSecond), chain10: ratio(result.chain10.nodesPerSecond), fan50: ratio(result.fan50.nodesPerSecond) },
     };
   } finally {
+    await sink?.close();
     await database.drop().catch(() => {});
   }
 }
@@ -355,6 +363,7 @@ function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
     ['worker RSS MB (peak)', (r) => r.engine.workerMemory.map((m) => `${m.rssMb} (${m.peakMb})`).join(', ')],
     ['queue bytes per queued run', (r) => r.engine.queueBytesPerQueuedRun],
     ['raw BullMQ bytes per job', (r) => r.baseline.bytesPerJob],
+    ['tracing (BENCH_TRACING): OTLP exports received', (r) => (r.tracing === 'off' ? 'off' : `${r.tracing.exports} (${round(r.tracing.bytes / 1e6)} MB)`)],
   ];
   const header = ['', ...results.map((r) => r.backend)];
   const body = rows.map(([label, f]) => [label, ...results.map((r) => String(f(r)))]);
@@ -373,6 +382,13 @@ if (BUILT) {
   console.error('[bench] building (tsc -p tsconfig.build.json): web and workers run from dist/, as the Procfile runs them');
   const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
+}
+
+// `npm run bench -- --soak 10m`: memory and connections under a steady flow instead (bench/soak.ts).
+if (process.argv.includes('--soak')) {
+  const { soak } = await import('./soak.js');
+  await soak(process.argv[process.argv.indexOf('--soak') + 1] ?? '10m', { built: BUILT });
+  process.exit(0);
 }
 
 const env = await provision();

@@ -2,12 +2,23 @@ import { sql } from 'kysely';
 import type { Database } from './database.js';
 import type { Role } from './types.js';
 
-export interface KeyPrincipal {
-  keyId: string;
+/** Who a request acts as: an API key (machines) or a person signed in to the console. */
+export interface Principal {
+  /** The key behind the request; null for a person's session. */
+  keyId: string | null;
+  /** The person behind the request; null for an API key (and a console session opened with one). */
+  userId: string | null;
   workspaceId: string;
   role: Role;
   isDefaultWorkspace: boolean;
   rateLimitPerMinute: number | null;
+  /** The console session carrying the request, when it came with the console's cookie. */
+  sessionId?: string;
+}
+
+export interface KeyPrincipal extends Principal {
+  keyId: string;
+  userId: null;
   secretHash: Buffer;
 }
 
@@ -26,6 +37,7 @@ interface KeyRow { id: string; workspace_id: string; role: Role; rate_limit_per_
 
 const toPrincipal = (row: KeyRow): KeyPrincipal => ({
   keyId: row.id,
+  userId: null,
   workspaceId: row.workspace_id,
   role: row.role,
   isDefaultWorkspace: row.is_default,

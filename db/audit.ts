@@ -4,6 +4,8 @@ import type { JsonValue } from './types.js';
 export interface AuditEntryInput {
   workspaceId: string;
   apiKeyId: string | null;
+  /** The person behind a console action; API-key actions leave it null. */
+  userId?: string | null;
   action: string;
   targetType: string;
   targetId: string | null;
@@ -17,6 +19,7 @@ export async function appendAudit(db: Database, e: AuditEntryInput): Promise<voi
     .values({
       workspace_id: e.workspaceId,
       api_key_id: e.apiKeyId,
+      user_id: e.userId ?? null,
       action: e.action,
       target_type: e.targetType,
       target_id: e.targetId,
@@ -26,8 +29,14 @@ export async function appendAudit(db: Database, e: AuditEntryInput): Promise<voi
     .execute();
 }
 
+/** Newest first, with the person behind each console action (their email and name). */
 export async function listAudit(db: Database, workspaceId: string, limit: number, beforeId?: number) {
-  let q = db.selectFrom('audit_log').selectAll().where('workspace_id', '=', workspaceId);
-  if (beforeId !== undefined) q = q.where('id', '<', beforeId);
-  return q.orderBy('id', 'desc').limit(limit + 1).execute();
+  let q = db
+    .selectFrom('audit_log as a')
+    .leftJoin('users as u', 'u.id', 'a.user_id')
+    .selectAll('a')
+    .select(['u.email as user_email', 'u.name as user_name'])
+    .where('a.workspace_id', '=', workspaceId);
+  if (beforeId !== undefined) q = q.where('a.id', '<', beforeId);
+  return q.orderBy('a.id', 'desc').limit(limit + 1).execute();
 }

@@ -16,7 +16,7 @@ export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancell
 export type NodeStatus = 'pending' | 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 export type Role = 'admin' | 'editor' | 'viewer';
 export type TriggerType = 'api' | 'webhook' | 'schedule' | 'retry' | 'workflow';
-export type CredentialType = 'bearer' | 'basic' | 'header' | 'openai' | 'hmac';
+export type CredentialType = 'bearer' | 'basic' | 'header' | 'openai' | 'hmac' | 'slack' | 'smtp' | 'anthropic';
 export type RunEventType =
   | 'run.queued' | 'run.started' | 'run.succeeded' | 'run.failed' | 'run.cancelled'
   | 'node.queued' | 'node.started' | 'node.waiting' | 'node.succeeded' | 'node.failed'
@@ -106,6 +106,8 @@ export interface RunsTable {
   deadline_at: Timestamp | null;
   waiting_for: string | null;
   exclusive_key: string | null;
+  /** W3C trace context of the run's root span (tracing on), which every node span joins. */
+  traceparent: string | null;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
@@ -162,6 +164,8 @@ export interface AuditLogTable {
   target_id: string | null;
   request_id: string | null;
   details: JsonbDefault<{ [key: string]: JsonValue }>;
+  /** The person behind a console action (migration 0016); API-key actions leave it null. */
+  user_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -194,6 +198,19 @@ export interface RunEventWatchesTable {
   expires_at: Timestamp;
 }
 
+/** A console sign-in (migration 0011): the cookie token only as its sha256. */
+export interface ConsoleSessionsTable {
+  id: Id;
+  token_hash: Buffer;
+  api_key_id: string | null;
+  user_id: string | null;
+  workspace_id: string;
+  role: Role;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
 /** UNLOGGED: one row per worker process, refreshed by its heartbeat (migration 0005). */
 export interface WorkersTable {
   id: string;
@@ -213,7 +230,69 @@ export interface WorkersTable {
   stuck_reason: Generated<string | null>;
 }
 
+/** People (migration 0016): accounts beside API keys, a role per workspace. */
+export interface UsersTable {
+  id: Id;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  oidc_subject: string | null;
+  created_at: CreatedAt;
+  password_changed_at: Timestamp | null;
+}
+
+export interface MembershipsTable {
+  user_id: string;
+  workspace_id: string;
+  role: Role;
+  created_at: CreatedAt;
+}
+
+/** A one-time link: the token only as its sha256, single-use through used_at. */
+export interface InvitationsTable {
+  id: Id;
+  workspace_id: string;
+  email: string;
+  role: Role;
+  token_hash: Buffer;
+  invited_by_key: string | null;
+  invited_by_user: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface PasswordResetsTable {
+  id: Id;
+  user_id: string;
+  token_hash: Buffer;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+/** UNLOGGED: one row per failed sign-in, counted per subject over 15 minutes. */
+export interface SignInFailuresTable {
+  subject: string;
+  failed_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface OidcLoginsTable {
+  state_hash: Buffer;
+  nonce: string;
+  code_verifier: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface DB {
+  users: UsersTable;
+  memberships: MembershipsTable;
+  invitations: InvitationsTable;
+  password_resets: PasswordResetsTable;
+  sign_in_failures: SignInFailuresTable;
+  oidc_logins: OidcLoginsTable;
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
   workflows: WorkflowsTable;
@@ -229,6 +308,7 @@ export interface DB {
   webhook_failure_windows: WebhookFailureWindowsTable;
   run_event_watches: RunEventWatchesTable;
   workers: WorkersTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

@@ -66,6 +66,19 @@ describe('loadConfig', () => {
     expect(loadConfig(valid).REDIS_CLUSTER).toBe(false);
   });
 
+  it('takes single sign-on as all four OIDC variables or none, https unless on loopback', () => {
+    const oidc = { OIDC_ISSUER: 'https://id.example.test', OIDC_CLIENT_ID: 'conveyor', OIDC_CLIENT_SECRET: 's3cret-value', OIDC_REDIRECT_URL: 'https://conveyor.example.test/ui/oidc/callback' };
+    expect(loadConfig({ ...valid, ...oidc })).toMatchObject({ OIDC_DEFAULT_ROLE: 'viewer', OIDC_ALLOWED_DOMAINS: [] });
+    expect(problems({ ...valid, OIDC_ISSUER: oidc.OIDC_ISSUER })).toEqual([
+      'OIDC: set all of OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URL for single sign-on (missing OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URL)',
+    ]);
+    expect(problems({ ...valid, ...oidc, OIDC_ISSUER: 'http://id.example.test' })).toEqual(['OIDC_ISSUER: must be https:// (http:// only on a loopback address)']);
+    expect(loadConfig({ ...valid, ...oidc, OIDC_ISSUER: 'http://127.0.0.1:5556', OIDC_ALLOWED_DOMAINS: 'Example.test, corp.test' }).OIDC_ALLOWED_DOMAINS).toEqual(['example.test', 'corp.test']);
+    const bad = problems({ ...valid, SMTP_URL: 'http://user:hunter2@mail', OIDC_DEFAULT_ROLE: 'owner', PUBLIC_URL: 'ftp://x' });
+    expect(bad).toEqual(['SMTP_URL: must be an smtp:// or smtps:// URL', 'PUBLIC_URL: must be an http:// or https:// URL', 'OIDC_DEFAULT_ROLE: must be admin, editor or viewer']);
+    expect(bad.join(' ')).not.toContain('hunter2');
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ ...valid, REDIS_URL: '', PORT: '' }).PORT).toBe(3000);
   });

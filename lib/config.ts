@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { invalidAllowEntries } from './http/address-policy.js';
+import { PEOPLE_ENV, peopleProblems } from './people/env.js';
+import { TRACING_ENV } from './tracing/env.js';
 
 /**
  * Every environment variable Conveyor reads, validated once at start-up by `loadConfig`.
@@ -78,6 +80,12 @@ const envSchema = z.object({
   WORKER_HEARTBEAT_MS: intFrom(100, 300_000).default(5_000),
   // A live worker with free slots that took no job this long while its queue had waiting jobs is stuck.
   CONSUMER_STUCK_MS: intFrom(1_000, 3_600_000).default(60_000),
+  // People: the system mailer, links in mail, OpenID Connect (lib/people/env.ts).
+  ...PEOPLE_ENV,
+  // OpenTelemetry traces (lib/tracing/env.ts): off unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  ...TRACING_ENV,
+  // Provider plugins (npm package names or file paths, relative to the working directory) every process loads at start.
+  CONVEYOR_PLUGINS: commaList.default([]),
 });
 
 /**
@@ -158,7 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
   const keys = typeof cleaned.ENCRYPTION_KEY === 'string' ? parseEncryptionKeys(cleaned.ENCRYPTION_KEY) : undefined;
   if (keys) problems.push(...keys.problems);
-  if (parsed.success) problems.push(...clusterProblems(parsed.data));
+  if (parsed.success) problems.push(...clusterProblems(parsed.data), ...peopleProblems(parsed.data));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const { ENCRYPTION_KEY: _omit, ...rest } = parsed.data;
   return { ...rest, ENCRYPTION_KEYS: keys!.keys };

@@ -42,6 +42,13 @@ describe('npm start (dev launcher)', () => {
     expect(first.output()).toMatch(/\/admin\/queues/);
     const providers = await fetch(`http://127.0.0.1:${port}/v1/providers`, { headers: { authorization: `Bearer ${key}` } });
     expect(providers.status).toBe(200);
+    // A console too: the page, and its sign-in.
+    expect(first.output()).toContain('/ui/');
+    const page = await fetch(`http://127.0.0.1:${port}/ui/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<script type="module" crossorigin src="\/ui\/assets\//);
+    const session = await fetch(`http://127.0.0.1:${port}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: key }) });
+    expect(session.status).toBe(201);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/web\b.*shut down cleanly/);

@@ -8,8 +8,9 @@ import { prettyFactory } from 'pino-pretty';
 import { createDb, createPool } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { migrateQueueBackend } from '../lib/queue.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { embeddedClusterDir, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
+import { ensureConsoleBuilt } from './build-ui.js';
 import { DEMO_WORKFLOW, seedDemo } from './seed-demo.js';
 
 /**
@@ -48,9 +49,11 @@ async function main() {
   let embedded: EmbeddedPostgres | undefined;
   const env: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   if (!env.DATABASE_URL) {
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'postgres'), port: await freePort(), log: (l) => say('dev', l) });
+    const cluster = await embeddedClusterDir(DATA);
+    embedded = await startEmbeddedPostgres({ dataDir: cluster.dir, port: await freePort(), log: (l) => say('dev', l) });
     env.DATABASE_URL = embedded.url;
-    say('dev', `embedded PostgreSQL on port ${embedded.port} (data in ${path.join(DATA, 'postgres')})`);
+    say('dev', `embedded PostgreSQL on port ${embedded.port} (data in ${cluster.dir})`);
+    if (cluster.pointer) say('dev', `the postgres user cannot enter ${DATA}: its cluster lives in ${cluster.dir} (recorded in ${cluster.pointer})`);
   }
   env.ENCRYPTION_KEY ||= await kept('encryption.key', () => randomBytes(32).toString('base64'));
   env.BOOTSTRAP_API_KEY ||= await kept('admin.key', () => `cvy_${randomBytes(32).toString('base64url')}`);
@@ -63,6 +66,7 @@ async function main() {
   await pool.end();
   await migrateQueueBackend({ DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL || undefined });
   say('dev', `migrations applied; queue backend: ${env.REDIS_URL ? 'redis' : 'postgres'}`);
+  await ensureConsoleBuilt((line) => say('dev', line));
 
   const children = new Map<string, ChildProcess>();
   // "Running" is said once every process is up (its handlers installed, so a Ctrl-C drains it).
@@ -124,6 +128,7 @@ async function main() {
   if (seeded) say('dev', `seeded the example workflow "${DEMO_WORKFLOW}" (fan-out, a condition, an http.request to /healthz)`);
   say('dev', '');
   say('dev', `Conveyor is running: ${base}`);
+  say('dev', `  Console      ${base}/ui/   (sign in with the admin key below)`);
   say('dev', `  API docs     ${base}/docs`);
   say('dev', `  Bull Board   ${base}/admin/queues   (any user name, the admin key as password)`);
   say('dev', `  Admin key    ${env.BOOTSTRAP_API_KEY}`);

@@ -9,6 +9,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { migrateQueueBackend } from '../lib/queue.js';
 import { scratchDataParent, startEmbeddedPostgres, stopEmbeddedPostgres, type EmbeddedPostgres } from '../scripts/embedded-postgres.js';
 import { freePort } from '../scripts/free-port.js';
+import { ensureConsoleBuilt } from '../scripts/build-ui.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -65,6 +66,8 @@ function withDatabase(url: string, database: string): string {
  * 127.0.0.1:6379 when it answers).
  */
 export default async function setup(project: TestProject) {
+  // The console's page and assets, for the web app's /ui routes and the browser tests (fast when fresh).
+  await ensureConsoleBuilt((line) => console.log(`[conveyor tests] ${line}`));
   let embedded: EmbeddedPostgres | undefined;
   let dataDir: string | undefined;
   let serverUrl = process.env.TEST_DATABASE_URL;

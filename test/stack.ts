@@ -96,7 +96,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const app = createApp({ db, queues, config, log, engine, queueNames: allQueueNames(engine.registry), metrics, runEvents });
   await ensureBootstrapKey(db, adminKey);
   const workers: JobWorker[] = [];
-  const cancellations = listenForCancellations(config.DATABASE_URL, engine.aborts, log, { credentials: credentialCache });
+  const cancellations = listenForCancellations(config.DATABASE_URL, engine.aborts, log, { credentials: credentialCache, db });
   await cancellations.ready;
   const startWorkers = (concurrency = opts.concurrency ?? 10) => {
     const started = startConsumers(engine, { concurrency });

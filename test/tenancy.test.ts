@@ -15,6 +15,9 @@ interface Fixture {
   credential: { id: string };
   apiKey: { id: string };
   schedule?: { id: string };
+  /** A person who is a member of A, and a console session opened with A's admin key. */
+  user: { id: string };
+  session: { id: string };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -25,6 +28,8 @@ const TARGETS: { pattern: RegExp; params: (a: Fixture) => Record<string, string>
   { pattern: /^\/v1\/credentials\/\{id\}/, params: (a) => [{ id: a.credential.id }] },
   { pattern: /^\/v1\/api-keys\/\{id\}/, params: (a) => [{ id: a.apiKey.id }] },
   { pattern: /^\/v1\/schedules\/\{id\}/, params: (a) => (a.schedule ? [{ id: a.schedule.id }] : []) },
+  { pattern: /^\/v1\/users\/\{id\}/, params: (a) => [{ id: a.user.id }] },
+  { pattern: /^\/v1\/me\/sessions\/\{id\}/, params: (a) => [{ id: a.session.id }] },
 ];
 
 const definition = (name: string) => ({
@@ -43,6 +48,7 @@ const BODIES: Record<string, (a: Fixture) => unknown> = {
   'POST /v1/runs/{id}/nodes/{nodeId}/signal': () => ({ payload: { from: 'B' } }),
   'PUT /v1/credentials/{id}': () => ({ data: { token: 'written-by-b' } }),
   'PATCH /v1/schedules/{id}': () => ({ enabled: false }),
+  'PATCH /v1/users/{id}': () => ({ role: 'admin' }),
 };
 
 describe('workspaces are isolated', () => {
@@ -67,7 +73,15 @@ describe('workspaces are isolated', () => {
     expect(cred.status).toBe(201);
     const key = await stack.request('POST', '/v1/api-keys', { body: { name: 'a-viewer', role: 'viewer' } });
     expect(key.status).toBe(201);
-    a = { workflow: { id: wf.body.id, name: 'only-in-a' }, run: { id: run.body.id }, credential: { id: cred.body.id }, apiKey: { id: key.body.id } };
+    // A member of A (invited; without SMTP_URL the link comes back) and a console session of A's key.
+    const invitation = await stack.request('POST', '/v1/invitations', { body: { email: 'member-of-a@example.test', role: 'editor' } });
+    expect(invitation.status).toBe(201);
+    const accepted = await stack.app.request(`/ui/invite/${invitation.body.link.split('/').pop()}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'A member', password: 'a long enough password' }) });
+    expect(accepted.status).toBe(201);
+    const user = { id: ((await accepted.json()) as { userId: string }).userId };
+    expect((await stack.app.request('/ui/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: stack.adminKey }) })).status).toBe(201);
+    const session = { id: (await stack.request('GET', '/v1/me/sessions')).body.items[0].id as string };
+    a = { workflow: { id: wf.body.id, name: 'only-in-a' }, run: { id: run.body.id }, credential: { id: cred.body.id }, apiKey: { id: key.body.id }, user, session };
     if (ops.some((o) => o.method === 'POST' && o.path === '/v1/schedules')) {
       const schedule = await stack.request('POST', '/v1/schedules', { body: { workflow: 'only-in-a', cron: '0 0 1 1 *' } });
       expect(schedule.status, JSON.stringify(schedule.body)).toBe(201);

@@ -1,11 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { findActiveKeyByHash, touchKey, type KeyPrincipal } from '../../../db/api-keys.js';
+import { findActiveKeyByHash, touchKey, type KeyPrincipal, type Principal } from '../../../db/api-keys.js';
 import type { Database } from '../../../db/database.js';
 import type { Role } from '../../../db/types.js';
 import { hashSecret, hashesEqual, roleAllows } from '../../../lib/auth/api-keys.js';
 import { forbidden, unauthorized } from '../../../lib/errors.js';
 import type { ApiEnv } from '../context.js';
 import { lookupsFor } from '../lookups.js';
+import { sessionCaller, sessionToken } from './session-auth.js';
 
 /** Reads a key from `Authorization: Bearer <key>`, or, when `allowBasic`, the password of HTTP Basic. */
 export function keyFromHeader(header: string | undefined, allowBasic = false): string | undefined {
@@ -33,9 +34,9 @@ export async function authenticate(db: Database, secret: string | undefined, fin
  * The authenticated key of a request, kept out of the context until a role check publishes it:
  * a handler reached without `requireRole` has no `principal`, so it cannot act for a workspace.
  */
-const callers = new WeakMap<Context, KeyPrincipal>();
+const callers = new WeakMap<Context, Principal>();
 
-export function callerOf(c: Context<ApiEnv>): KeyPrincipal | undefined {
+export function callerOf(c: Context<ApiEnv>): Principal | undefined {
   return callers.get(c);
 }
 
@@ -47,15 +48,19 @@ export function requireKey(db: Database): MiddlewareHandler<ApiEnv> {
   const touched = new Map<string, number>();
   const { key } = lookupsFor(db);
   return async (c, next) => {
-    const principal = await authenticate(db, keyFromHeader(c.req.header('authorization')), key);
+    const header = c.req.header('authorization');
+    // The console's cookie stands in for a key only when no Authorization header is sent.
+    const cookie = header === undefined ? sessionToken(c) : undefined;
+    const principal = cookie !== undefined ? await sessionCaller(db, c, cookie) : await authenticate(db, keyFromHeader(header), key);
     if (!principal) throw unauthorized();
     // The request's logger binds keyId and workspaceId from here on (request-context.ts).
     callers.set(c, principal);
     const now = Date.now();
-    if ((touched.get(principal.keyId) ?? 0) < now - TOUCH_EVERY_MS) {
+    const keyId = principal.keyId;
+    if (keyId && (touched.get(keyId) ?? 0) < now - TOUCH_EVERY_MS) {
       if (touched.size > 10_000) touched.clear();
-      touched.set(principal.keyId, now);
-      void touchKey(db, principal.keyId).catch(() => {});
+      touched.set(keyId, now);
+      void touchKey(db, keyId).catch(() => {});
     }
     await next();
   };

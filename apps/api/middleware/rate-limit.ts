@@ -14,7 +14,7 @@ export function rateLimit(db: Database): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const caller = callerOf(c);
     const limit = caller?.rateLimitPerMinute;
-    if (!caller || !limit) return next();
+    if (!caller?.keyId || !limit) return next();
     const { count, resetSeconds } = await hitRateWindow(db, 'apiKey', caller.keyId);
     c.header('RateLimit-Limit', String(limit));
     c.header('RateLimit-Remaining', String(Math.max(0, limit - count)));

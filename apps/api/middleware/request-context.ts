@@ -5,6 +5,12 @@ import type { ApiEnv } from '../context.js';
 import { callerOf } from './auth.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** Paths that carry a one-time token (invitations, password resets): logged without it. */
+const TOKEN_PATH = /^(\/ui\/(?:invite|password-reset)\/)[^/]+/;
+
+export function loggablePath(path: string): string {
+  return path.replace(TOKEN_PATH, '$1[token]');
+}
 
 /**
  * A request id (the caller's X-Request-Id when sane, answered in X-Request-Id by app.ts), a
@@ -21,7 +27,7 @@ export function requestContext(log: Logger): MiddlewareHandler<ApiEnv> {
     const child = () => {
       if (reqLog) return reqLog;
       const caller = callerOf(c);
-      reqLog = log.child(caller ? { requestId, keyId: caller.keyId, workspaceId: caller.workspaceId } : { requestId });
+      reqLog = log.child(caller ? { requestId, ...(caller.keyId ? { keyId: caller.keyId } : { userId: caller.userId }), workspaceId: caller.workspaceId } : { requestId });
       return reqLog;
     };
     c.set('requestId', requestId);
@@ -30,7 +36,7 @@ export function requestContext(log: Logger): MiddlewareHandler<ApiEnv> {
     await next();
     const status = c.res.status;
     if (status < 500 && !log.isLevelEnabled('debug')) return;
-    const line = { method: c.req.method, path: c.req.path, status, ms: Math.round(performance.now() - started) };
+    const line = { method: c.req.method, path: loggablePath(c.req.path), status, ms: Math.round(performance.now() - started) };
     if (status >= 500) child().error(line, 'request');
     else child().debug(line, 'request');
   };

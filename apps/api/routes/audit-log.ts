@@ -14,7 +14,7 @@ const list = defineRoute('admin', {
   method: 'get',
   path: '/v1/audit-log',
   tags: ['audit'],
-  summary: 'Mutations in this workspace, newest first (keyset pagination)',
+  summary: 'Mutations in this workspace, newest first (keyset pagination), each with the key or the person who made it',
   request: { query },
   responses: { 200: json('a page: {items, nextCursor}') },
 });
@@ -33,6 +33,8 @@ export function auditLogRoutes({ db }: ApiDeps) {
         targetType: e.target_type,
         targetId: e.target_id,
         keyId: e.api_key_id,
+        userId: e.user_id,
+        user: e.user_id ? { email: e.user_email, name: e.user_name } : null,
         requestId: e.request_id,
         details: e.details,
         createdAt: e.created_at.toISOString(),

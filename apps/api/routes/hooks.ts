@@ -75,7 +75,7 @@ export function hookRoutes({ db, engine, config }: ApiDeps) {
     let secret: string | undefined;
     if (secretName) {
       const credential = await credentials(wf.workspace_id, secretName);
-      secret = credential?.type === 'hmac' ? credential.data.secret : undefined;
+      secret = credential?.type === 'hmac' && typeof credential.data.secret === 'string' ? credential.data.secret : undefined;
       if (!secret) {
         // Fail closed: a signed webhook whose secret is gone accepts nothing.
         c.get('log').warn({ workflowId: wf.id, credential: secretName }, 'webhook secret names no hmac credential: refusing every request until it exists');
