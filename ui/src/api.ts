@@ -1,4 +1,6 @@
 /** The console's one way to call the API: same-origin cookie, CSRF header on every mutation, one error shape. */
+import type { paths } from './api-types.js';
+
 export type Role = 'admin' | 'editor' | 'viewer';
 
 export interface Session {
@@ -75,12 +77,22 @@ async function call<T>(method: string, path: string, body?: unknown, opts: { qui
   return parsed as T;
 }
 
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+/** A spec path as called: `/v1/runs/{id}` accepts `/v1/runs/${id}`. */
+type Filled<P extends string> = P extends `${infer Head}{${string}}${infer Tail}` ? `${Head}${string}${Filled<Tail>}` : P;
+type Served<M extends Method> = { [P in keyof paths]: paths[P] extends { [K in M]: unknown } ? P : never }[keyof paths] & string;
+/** A path GET /openapi.json serves for `M` (ui/src/api-types.ts), with or without a query string. */
+export type ApiPath<M extends Method> = Filled<Served<M>> | `${Filled<Served<M>>}?${string}`;
+/**
+ * Typed from the spec: a path the API does not serve for that method does not compile (the
+ * spec's answers are loose objects, so each caller names the answer it reads: `T`).
+ */
 export const api = {
-  get: <T>(path: string) => call<T>('GET', path),
-  post: <T>(path: string, body?: unknown) => call<T>('POST', path, body),
-  patch: <T>(path: string, body?: unknown) => call<T>('PATCH', path, body),
-  put: <T>(path: string, body?: unknown) => call<T>('PUT', path, body),
-  delete: <T>(path: string) => call<T>('DELETE', path),
+  get: <T>(path: ApiPath<'get'>) => call<T>('GET', path),
+  post: <T>(path: ApiPath<'post'>, body?: unknown) => call<T>('POST', path, body),
+  patch: <T>(path: ApiPath<'patch'>, body?: unknown) => call<T>('PATCH', path, body),
+  put: <T>(path: ApiPath<'put'>, body?: unknown) => call<T>('PUT', path, body),
+  delete: <T>(path: ApiPath<'delete'>) => call<T>('DELETE', path),
   /** Public routes (sign-in options, invitation and reset links): a 401 there is an answer, not an ended session. */
   publicGet: <T>(path: string) => call<T>('GET', path, undefined, { quiet401: true }),
   publicPost: <T>(path: string, body?: unknown) => call<T>('POST', path, body, { quiet401: true }),
@@ -95,7 +107,7 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-export const qs = (params: Record<string, string | number | undefined | null>) => {
+export const qs = (params: Record<string, string | number | undefined | null>): '' | `?${string}` => {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
   const s = p.toString();
