@@ -33,33 +33,33 @@ describe('conveyor import n8n', () => {
   });
 
   it('--dry-run prints what each node would become and creates nothing', async () => {
-    const res = await cli(['import', 'n8n', path.join(FIXTURES, 'http-request-v3-post.json'), '--dry-run']);
+    const res = await cli(['import', 'n8n', path.join(FIXTURES, 'post-http-v3.json'), '--dry-run']);
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/^dry run: workflow http-request-test would have 2 node\(s\); nothing was created/);
+    expect(res.stdout).toMatch(/^dry run: workflow stock-sync would have 3 node\(s\); nothing was created/);
     expect(res.stdout).toMatch(/N8N NODE\s+N8N TYPE\s+OUTCOME\s+CONVEYOR/);
-    expect(res.stdout).toMatch(/HTTP Request1\s+httpRequest\s+converted\s+http_request1 \(http\.request\)/);
-    expect((await stack.request('GET', '/v1/workflows/http-request-test')).status).toBe(404);
+    expect(res.stdout).toMatch(/Upload stock sheet\s+httpRequest\s+converted\s+upload_stock_sheet \(http\.request\)/);
+    expect((await stack.request('GET', '/v1/workflows/stock-sync')).status).toBe(404);
   });
 
   it('imports (created, then updated) under --name, and --json gives the whole answer', async () => {
-    const file = path.join(FIXTURES, 'http-request-v3-post.json');
-    const first = await cli(['import', 'n8n', file, '--name', 'todos']);
+    const file = path.join(FIXTURES, 'post-http-v3.json');
+    const first = await cli(['import', 'n8n', file, '--name', 'stock']);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^created workflow todos version 1 \(/);
-    expect(first.stdout).toMatch(/warnings:\n {2}- pinned data/);
-    const second = await cli(['import', 'n8n', file, '--name', 'todos', '--json']);
+    expect(first.stdout).toMatch(/^created workflow stock version 1 \(/);
+    expect(first.stdout).toMatch(/warnings:\n {2}- workflow settings not carried over: executionOrder\n {2}- pinned data/);
+    const second = await cli(['import', 'n8n', file, '--name', 'stock', '--json']);
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ workflow: { name: 'todos', version: 2 }, report: { nodes: expect.any(Array) } });
+    expect(JSON.parse(second.stdout)).toMatchObject({ workflow: { name: 'stock', version: 2 }, report: { nodes: expect.any(Array) } });
   });
 
   it('refuses unconvertible nodes listing each (exit 3) unless --allow-partial', async () => {
-    const file = path.join(FIXTURES, 'if-v2-number.json');
+    const file = path.join(FIXTURES, 'alerts-if-v1.json');
     const refused = await cli(['import', 'n8n', file]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/\[422 unconvertible\]\n {2}- \/nodes\/Code: node 'Code'/);
+    expect(refused.stderr).toMatch(/\[422 unconvertible\]\n {2}- \/nodes\/Sample readings: node 'Sample readings'/);
     const partial = await cli(['import', 'n8n', file, '--allow-partial']);
     expect(partial.code, partial.stderr).toBe(0);
-    expect(partial.stdout).toMatch(/Code\s+n8n-nodes-testing\.testData\s+placeholder\s+code \(noop\)/);
+    expect(partial.stdout).toMatch(/Sample readings\s+code\s+placeholder\s+sample_readings \(noop\)/);
   });
 
   it('reports a file that is not JSON as bad usage', async () => {
