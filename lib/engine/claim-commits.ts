@@ -20,8 +20,8 @@ function commitsFor(deps: EngineDeps) {
     commits = new GroupCommit<ClaimRequest, ClaimedNode | undefined>(
       (requests) => claimBatch(deps, requests),
       (r) => claimNode(deps.db, r.runId, r.nodeId, deps.settings.nodeLockMs),
-      // As results: a few batches travel at once, each locking its runs in id order.
-      { maxInFlight: 3 },
+      // As results (result-commits.ts): one batch in flight, the next is whatever arrived meanwhile.
+      { maxInFlight: 1 },
     );
     perDeps.set(deps, commits);
   }

@@ -4,7 +4,7 @@ import { claimNode } from '../../db/node-runs.js';
 import { backends, startStack, waitForRun, type TestStack } from '../../test/stack.js';
 import { cancelRun } from './cancel.js';
 import { claim as claimBatched } from './claim-commits.js';
-import { commitResult } from './result-commits.js';
+import { commitResult, RESULT_BATCHES_IN_FLIGHT } from './result-commits.js';
 import { sweep } from './sweeper.js';
 
 /**
@@ -41,7 +41,7 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
    */
   const blockerResult = async () => {
     const ready: { runId: string; attempt: number }[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < RESULT_BATCHES_IN_FLIGHT; i++) {
       const runId = await startRun('blocker');
       ready.push({ runId, attempt: await claim(runId, 'x') });
     }
