@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, canEdit, qs, type Page, type Session } from '../api.js';
+import { useState } from 'preact/hooks';
+import { api, canEdit, type Session } from '../api.js';
+import { usePagedList } from '../paged-list.js';
 import { ErrorNote, when } from '../format.js';
 import { Link } from '../router.js';
 
@@ -67,29 +68,15 @@ export function ScheduleTable({ items, session, onChange }: { items: Schedule[];
 }
 
 export function SchedulesPage({ session }: { session: Session }) {
-  const [items, setItems] = useState<Schedule[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loaded, setLoaded] = useState(false);
-  const load = async (after?: string) => {
-    try {
-      const page = await api.get<Page<Schedule>>(`/v1/schedules${qs({ cursor: after, limit: 100 })}`);
-      setItems((old) => (after ? [...old, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      setLoaded(true);
-    } catch (err) {
-      setError(err);
-    }
-  };
-  useEffect(() => void load(), []);
+  const { items, cursor, error, loaded, reload, more } = usePagedList<Schedule>('/v1/schedules');
   return (
     <>
       <h1>Schedules</h1>
       <ErrorNote error={error} />
-      <ScheduleTable items={items} session={session} onChange={() => load()} />
+      <ScheduleTable items={items} session={session} onChange={reload} />
       {loaded && items.length === 0 && <p class="muted">No schedules.</p>}
       {cursor && (
-        <button type="button" onClick={() => load(cursor)}>
+        <button type="button" onClick={more}>
           More schedules
         </button>
       )}

@@ -1,5 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, qs, type Page } from '../api.js';
+import { usePagedList } from '../paged-list.js';
 import { ErrorNote, when } from '../format.js';
 import { Link } from '../router.js';
 
@@ -13,21 +12,7 @@ interface WorkflowSummary {
 }
 
 export function WorkflowsPage() {
-  const [items, setItems] = useState<WorkflowSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loaded, setLoaded] = useState(false);
-  const load = async (after?: string) => {
-    try {
-      const page = await api.get<Page<WorkflowSummary>>(`/v1/workflows${qs({ cursor: after, limit: 100 })}`);
-      setItems((old) => (after ? [...old, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      setLoaded(true);
-    } catch (err) {
-      setError(err);
-    }
-  };
-  useEffect(() => void load(), []);
+  const { items, cursor, error, loaded, reload, more } = usePagedList<WorkflowSummary>('/v1/workflows');
   return (
     <>
       <h1>Workflows</h1>
@@ -59,7 +44,7 @@ export function WorkflowsPage() {
       </div>
       {loaded && items.length === 0 && <p class="muted">No workflows yet: create one with POST /v1/workflows.</p>}
       {cursor && (
-        <button type="button" onClick={() => load(cursor)}>
+        <button type="button" onClick={more}>
           More workflows
         </button>
       )}
