@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/free-port.js';
 import { chromiumOrSkip, launchChromiumBrowser } from './browser.js';
 import { startOidcIssuer, type OidcIssuer } from './oidc-issuer.js';
+import { peopleEnv } from './people-env.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import { startStack, type TestStack } from './stack.js';
 
@@ -38,17 +39,7 @@ describe.skipIf(!chrome)('people in the console', () => {
     base = `http://127.0.0.1:${port}`;
     stack = await startStack({
       workers: false,
-      env: {
-        SMTP_URL: smtp.url,
-        MAIL_FROM: 'Conveyor <noreply@example.test>',
-        PUBLIC_URL: base,
-        OIDC_ISSUER: issuer.url,
-        OIDC_CLIENT_ID: issuer.clientId,
-        OIDC_CLIENT_SECRET: issuer.clientSecret,
-        OIDC_REDIRECT_URL: `${base}/ui/oidc/callback`,
-        OIDC_ALLOWED_DOMAINS: 'example.test',
-        OIDC_DEFAULT_ROLE: 'viewer',
-      },
+      env: peopleEnv({ base, smtp, issuer }),
     });
     server = serve({ fetch: stack.app.fetch, port, hostname: '127.0.0.1' });
     await new Promise((resolve) => server.once('listening', resolve));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../../lib/auth/api-keys.js';
 import { freePort } from '../../../scripts/free-port.js';
 import { startOidcIssuer, type OidcIssuer } from '../../../test/oidc-issuer.js';
+import { peopleEnv } from '../../../test/people-env.js';
 import { startSmtpSink, type SmtpSink } from '../../../test/smtp-sink.js';
 import { startStack, type TestStack } from '../../../test/stack.js';
 
@@ -30,17 +31,7 @@ describe('people', () => {
     base = `http://127.0.0.1:${port}`;
     stack = await startStack({
       workers: false,
-      env: {
-        SMTP_URL: smtp.url,
-        MAIL_FROM: 'Conveyor <noreply@example.test>',
-        PUBLIC_URL: 'https://conveyor.example.test',
-        OIDC_ISSUER: issuer.url,
-        OIDC_CLIENT_ID: issuer.clientId,
-        OIDC_CLIENT_SECRET: issuer.clientSecret,
-        OIDC_REDIRECT_URL: `${base}/ui/oidc/callback`,
-        OIDC_ALLOWED_DOMAINS: 'example.test',
-        OIDC_DEFAULT_ROLE: 'viewer',
-      },
+      env: peopleEnv({ base, smtp, issuer, publicUrl: 'https://conveyor.example.test' }),
       log: (await import('pino')).pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) }),
     });
     const { workspace_id } = await stack.db.selectFrom('api_keys').select('workspace_id').executeTakeFirstOrThrow();

@@ -35,6 +35,29 @@ interface InvitationInfo {
   workspace: string;
 }
 
+/**
+ * Posts a one-time link's form: signed in on success, the link's end (used, expired, unknown)
+ * shown instead of the form, any other error kept for the fields.
+ */
+async function postLink(
+  path: string,
+  body: unknown,
+  on: { signedIn: (s: Session) => void; gone: (text: string) => void; error: (err: unknown) => void; busy: (b: boolean) => void; clear: () => void },
+): Promise<void> {
+  on.busy(true);
+  try {
+    const session = await api.publicPost<Session>(path, body);
+    on.clear();
+    on.signedIn(session);
+  } catch (err) {
+    const problem = linkProblem(err);
+    if (problem) on.gone(problem);
+    else on.error(err);
+  } finally {
+    on.busy(false);
+  }
+}
+
 export function InvitePage({ token, onSignedIn }: { token: string; onSignedIn: (s: Session) => void }) {
   const path = `/ui/invite/${encodeURIComponent(token)}`;
   const [info, setInfo] = useState<InvitationInfo | null>(null);
@@ -53,18 +76,7 @@ export function InvitePage({ token, onSignedIn }: { token: string; onSignedIn: (
       setError(new ApiError(400, 'validation_failed', 'Enter your name.', [{ pointer: '/name', message: 'is needed' }]));
       return;
     }
-    setBusy(true);
-    try {
-      const session = await api.publicPost<Session>(path, { name: name.trim(), password });
-      setPassword('');
-      onSignedIn(session);
-    } catch (err) {
-      const problem = linkProblem(err);
-      if (problem) setGone(problem);
-      else setError(err);
-    } finally {
-      setBusy(false);
-    }
+    await postLink(path, { name: name.trim(), password }, { signedIn: onSignedIn, gone: setGone, error: setError, busy: setBusy, clear: () => setPassword('') });
   };
   const nameError = fieldError(error, 'name');
   const passwordError = fieldError(error, 'password');
@@ -119,18 +131,7 @@ export function PasswordResetPage({ token, onSignedIn }: { token: string; onSign
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
-    setBusy(true);
-    try {
-      const session = await api.publicPost<Session>(`/ui/password-reset/${encodeURIComponent(token)}`, { password });
-      setPassword('');
-      onSignedIn(session);
-    } catch (err) {
-      const problem = linkProblem(err);
-      if (problem) setGone(problem);
-      else setError(err);
-    } finally {
-      setBusy(false);
-    }
+    await postLink(`/ui/password-reset/${encodeURIComponent(token)}`, { password }, { signedIn: onSignedIn, gone: setGone, error: setError, busy: setBusy, clear: () => setPassword('') });
   };
   const passwordError = fieldError(error, 'password');
   return (
