@@ -1,9 +1,8 @@
-import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess } from '../test/process.js';
+import { cpuSeconds, sampleCpu } from './process-cpu.js';
 
 /**
  * `npm run bench:cpu`: where the CPU of a node execution goes, by process. Runs LEN-node chains
@@ -12,11 +11,16 @@ import { ENTRIES, startProcess } from '../test/process.js';
  * /proc. The machine is shared, so read it as shares, not as absolute times.
  *
  * Env: DATABASE_URL (a server to create a scratch database on; default the local one),
- * REDIS_URL (default redis://127.0.0.1:6379; QUEUE=postgres for the PostgreSQL backend).
+ * REDIS_URL (default redis://127.0.0.1:6379; QUEUE=postgres for the PostgreSQL backend),
+ * BUILT=1 (web and workers from dist/, as the Procfile runs them; run `npm run build` first),
+ * PROFILE_DIR (the workers write V8 CPU profiles there, for `--cpu-prof`'s view of the same load).
  */
 const server = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LEN = Number(process.env.LEN ?? 10);
 const RUNS = Number(process.env.RUNS ?? 300);
+const APP = process.env.BUILT === '1'
+  ? { web: 'dist/apps/api/main.js', worker: 'dist/apps/worker/main.js', migrate: 'dist/scripts/migrate.js' }
+  : ENTRIES;
 const admin = new pg.Client({ connectionString: server });
 await admin.connect();
 const name = `cpu_${randomBytes(3).toString('hex')}`;
@@ -35,12 +39,13 @@ const env: Record<string, string> = {
 };
 const procs = [];
 try {
-  await startProcess(ENTRIES.migrate, env).exited;
+  await startProcess(APP.migrate, env).exited;
   const port = await freePort();
-  const web = startProcess(ENTRIES.web, { ...env, PORT: String(port) });
+  const web = startProcess(APP.web, { ...env, PORT: String(port) });
   procs.push(web);
   await web.waitFor(/web listening/);
-  const workers = [0, 1].map(() => startProcess(ENTRIES.worker, { ...env, WORKER_CONCURRENCY: '20' }));
+  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+  const workers = [0, 1].map(() => startProcess(APP.worker, { ...env, WORKER_CONCURRENCY: '20' }, profile));
   procs.push(...workers);
   await Promise.all(workers.map((w) => w.waitFor(/worker consuming/)));
   const headers = { authorization: `Bearer ${env.BOOTSTRAP_API_KEY}`, 'content-type': 'application/json' };
@@ -51,21 +56,7 @@ try {
   };
   await fetch(`http://127.0.0.1:${port}/v1/workflows`, { method: 'POST', headers, body: JSON.stringify(body) });
 
-  const cpu = (pid: number) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return 0;
-    }
-  };
-  const pids = (cmd: string) => execSync(cmd).toString().trim().split('\n').filter(Boolean).map(Number);
-  const sample = () => ({
-    web: cpu(web.child.pid!),
-    workers: workers.reduce((a, w) => a + cpu(w.child.pid!), 0),
-    postgres: pids('pgrep -u postgres || true').reduce((a, p) => a + cpu(p), 0),
-    redis: pids("pgrep -f 'redis-server' || true").reduce((a, p) => a + cpu(p), 0),
-  });
+  const sample = () => ({ web: cpuSeconds(web.child.pid!), ...sampleCpu(workers.map((w) => w.child.pid!)) });
   const db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
   const before = sample();
@@ -84,7 +75,7 @@ try {
   const nodes = RUNS * LEN;
   console.log(`${nodes} nodes in ${seconds.toFixed(2)} s: ${(nodes / seconds).toFixed(0)} nodes/s`);
   for (const key of Object.keys(after) as (keyof typeof after)[]) {
-    const secondsOfCpu = (after[key] - before[key]) / 100; // clock ticks
+    const secondsOfCpu = after[key] - before[key];
     console.log(`${key.padEnd(9)} ${((secondsOfCpu * 1000) / nodes).toFixed(2)} ms CPU per node  (${((secondsOfCpu / seconds) * 100).toFixed(0)}% of a core)`);
   }
 } finally {

@@ -10,6 +10,7 @@ import { scratchDataParent, startEmbeddedPostgres, type EmbeddedPostgres } from 
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
 import { startOtlpSink } from './otlp-sink.js';
+import { cpuPerItem, sampleCpu } from './process-cpu.js';
 import { median, percentile, round, withConcurrency } from './stats.js';
 
 /**
@@ -157,13 +158,65 @@ async function raw(backend: Backend, env: Record<string, string>) {
   };
   await feed(2000);
   const jobs = Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
+  const cpuBefore = sampleCpu(workers.map((w) => w.child.pid!));
   const t0 = performance.now();
   await feed(jobs);
   const seconds = (performance.now() - t0) / 1000;
+  const cpuMs = cpuPerItem(cpuBefore, sampleCpu(workers.map((w) => w.child.pid!)), jobs);
   await Promise.all(workers.map((w) => w.stop()));
   await queue.obliterate({ force: true });
   await queues.close();
-  return { jobsPerSecond: round(jobs / seconds), bytesPerJob: Math.round(bytesPerJob), jobs };
+  return { jobsPerSecond: round(jobs / seconds), bytesPerJob: Math.round(bytesPerJob), jobs, cpuMs };
+}
+
+/**
+ * The floor (bench/floor-worker.ts): BullMQ with, per job, only the PostgreSQL writes every node
+ * must have in a design whose source of truth is PostgreSQL — its claim and its result, each a
+ * conditional update with its event, group-committed as the engine's are. Measured as `raw` is:
+ * same workers, concurrency, warm-up and job count; the node rows exist before the clock starts,
+ * as queued runs do before the engine's drain.
+ */
+async function floor(backend: Backend, env: Record<string, string>) {
+  const db = new pg.Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  await db.query(`CREATE TABLE floor_nodes (id bigint PRIMARY KEY, status text NOT NULL, attempts int NOT NULL DEFAULT 0,
+                    started_at timestamptz, finished_at timestamptz, output jsonb);
+                  CREATE TABLE floor_events (id bigserial PRIMARY KEY, node_id bigint NOT NULL, type text NOT NULL, attempt int,
+                    at timestamptz NOT NULL DEFAULT now());
+                  CREATE INDEX ON floor_events (node_id, id);`);
+  const queues = createQueueBackend({ REDIS_URL: env.REDIS_URL, DATABASE_URL: env.DATABASE_URL!, QUEUE_PREFIX: env.QUEUE_PREFIX! }, quiet);
+  const queue = queues.queue('floor');
+  const opts = { removeOnComplete: { age: 3600, count: 1000 } };
+  let next = 0;
+  const feed = async (count: number) => {
+    const first = next;
+    next += count;
+    await db.query(`INSERT INTO floor_nodes (id, status) SELECT g, 'queued' FROM generate_series($1::bigint, $2::bigint) g`, [first, next - 1]);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += 500) {
+      await queue.addBulk(Array.from({ length: Math.min(500, count - i) }, (_, k) => ({ name: 'node', data: { id: first + i + k }, opts })));
+    }
+    await waitIdle(queues, 'floor');
+    return (performance.now() - t0) / 1000;
+  };
+  const workers = Array.from({ length: WORKERS }, () => startProcess('bench/floor-worker.ts', { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  try {
+    await Promise.all(workers.map((w) => w.waitFor(/floor worker ready/, 30_000)));
+    await feed(2000);
+    const jobs = Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
+    const cpuBefore = sampleCpu(workers.map((w) => w.child.pid!));
+    const seconds = await feed(jobs);
+    const cpuMs = cpuPerItem(cpuBefore, sampleCpu(workers.map((w) => w.child.pid!)), jobs);
+    const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status <> 'succeeded')::int AS open, (SELECT count(*)::int FROM floor_events) AS events FROM floor_nodes`);
+    // Every node claimed and finished once: a floor that skipped work would flatter the engine.
+    if (rows[0].open !== 0 || rows[0].events !== 2 * next) throw new Error(`floor: ${rows[0].open} nodes not succeeded, ${rows[0].events} events for ${next} nodes`);
+    return { jobsPerSecond: round(jobs / seconds), jobs, cpuMs };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await queue.obliterate({ force: true });
+    await queues.close();
+    await db.end();
+  }
 }
 
 interface Client { post(path: string, body: unknown): Promise<{ status: number; body: any; ms: number }> }
@@ -249,9 +302,10 @@ async function engine(backend: Backend, env: Record<string, string>) {
   const workerFlags = BUILT ? await procfileFlags('worker') : {};
   const workers = Array.from({ length: WORKERS }, () => startProcess(APP.worker, { ...env, ...workerFlags, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   await Promise.all(workers.map((w) => w.waitFor(/worker consuming/, 30_000)));
+  const cpuBefore = sampleCpu(workers.map((w) => w.child.pid!));
   const drainStart = Date.now();
   const drainEnd = await waitRuns(db, queued.ids);
-  const drain = { runs: sample, nodesPerSecond: round(sample / ((drainEnd - drainStart) / 1000)) };
+  const drain = { runs: sample, nodesPerSecond: round(sample / ((drainEnd - drainStart) / 1000)), cpuMs: cpuPerItem(cpuBefore, sampleCpu(workers.map((w) => w.child.pid!)), sample) };
 
   const throughput = async (workflow: string, runs: number, nodesPerRun: number) => {
     const t0 = Date.now();
@@ -330,6 +384,8 @@ async function benchBackend(backend: Backend, env: Env) {
     }
     console.error(`[${backend}] raw BullMQ baseline…`);
     const baseline = await raw(backend, appEnv);
+    console.error(`[${backend}] floor: BullMQ with each node's claim and result in PostgreSQL…`);
+    const floorRate = await floor(backend, appEnv);
     console.error(`[${backend}] engine…`);
     const result = await engine(backend, appEnv);
     const ratio = (nodesPerSecond: number) => round(nodesPerSecond / baseline.jobsPerSecond, 2);
@@ -338,6 +394,7 @@ async function benchBackend(backend: Backend, env: Env) {
       workers: WORKERS,
       concurrency: CONCURRENCY,
       baseline,
+      floor: { ...floorRate, ratio: ratio(floorRate.jobsPerSecond) },
       engine: result,
       tracing: sink ? sink.stats() : ('off' as const),
       ratio: ratio(result.drain.nodesPerSecond),
@@ -349,9 +406,15 @@ async function benchBackend(backend: Backend, env: Env) {
   }
 }
 
+const cpuCell = (c: { workers: number; postgres: number; redis: number }) => `${c.workers} / ${c.postgres} / ${c.redis}`;
+
 function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
   const rows: [string, (r: (typeof results)[number]) => string | number][] = [
     ['raw BullMQ no-op jobs/s', (r) => r.baseline.jobsPerSecond],
+    ['floor: BullMQ + claim and result rows: jobs/s (× raw)', (r) => `${r.floor.jobsPerSecond} (${r.floor.ratio}×)`],
+    ['CPU ms per job/node, workers/PostgreSQL/Redis: raw', (r) => cpuCell(r.baseline.cpuMs)],
+    ['  floor', (r) => cpuCell(r.floor.cpuMs)],
+    ['  drain', (r) => cpuCell(r.engine.drain.cpuMs)],
     ['queued 1-node runs drained: nodes/s', (r) => `${r.engine.drain.nodesPerSecond} (${r.ratios.drain}×)`],
     ['1-node runs through the API: runs/s (× raw)', (r) => `${r.engine.one.runsPerSecond} (${r.ratios.api}×)`],
     ['10-node chains: nodes/s (× raw)', (r) => `${r.engine.chain10.nodesPerSecond} (${r.ratios.chain10}×)`],

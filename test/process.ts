@@ -24,9 +24,10 @@ process.once('exit', () => {
   for (const child of alive) child.kill('SIGKILL');
 });
 
-export function startProcess(entry: string, env: Record<string, string>): AppProcess {
+/** `nodeArgs` go to node itself, before the entry (`--cpu-prof`, which NODE_OPTIONS refuses). */
+export function startProcess(entry: string, env: Record<string, string>, nodeArgs: readonly string[] = []): AppProcess {
   // A built entry (dist/…/*.js) runs as the Procfile runs it; a source one under tsx.
-  const child = spawn(process.execPath, entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...nodeArgs, ...(entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry])], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
