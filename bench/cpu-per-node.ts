@@ -13,7 +13,10 @@ import { cpuSeconds, sampleCpu } from './process-cpu.js';
  * Env: DATABASE_URL (a server to create a scratch database on; default the local one),
  * REDIS_URL (default redis://127.0.0.1:6379; QUEUE=postgres for the PostgreSQL backend),
  * BUILT=1 (web and workers from dist/, as the Procfile runs them; run `npm run build` first),
- * PROFILE_DIR (the workers write V8 CPU profiles there, for `--cpu-prof`'s view of the same load).
+ * PROFILE_DIR (the workers write V8 CPU profiles there, for `--cpu-prof`'s view of the same load),
+ * WORKER_NODE_ARGS (more node flags for the workers: `--perf-basic-prof` for `perf record`),
+ * DRAIN=1 (the runs are created before the workers start, as the benchmark's drain: the web's
+ * share is then not in the figures), WORKER_CONCURRENCY (20).
  */
 const server = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LEN = Number(process.env.LEN ?? 10);
@@ -44,10 +47,6 @@ try {
   const web = startProcess(APP.web, { ...env, PORT: String(port) });
   procs.push(web);
   await web.waitFor(/web listening/);
-  const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
-  const workers = [0, 1].map(() => startProcess(APP.worker, { ...env, WORKER_CONCURRENCY: '20' }, profile));
-  procs.push(...workers);
-  await Promise.all(workers.map((w) => w.waitFor(/worker consuming/)));
   const headers = { authorization: `Bearer ${env.BOOTSTRAP_API_KEY}`, 'content-type': 'application/json' };
   const body = {
     name: 'chain',
@@ -56,14 +55,29 @@ try {
   };
   await fetch(`http://127.0.0.1:${port}/v1/workflows`, { method: 'POST', headers, body: JSON.stringify(body) });
 
+  const post = async () => {
+    for (let i = 0; i < RUNS; i += 20) {
+      await Promise.all(Array.from({ length: Math.min(20, RUNS - i) }, () => fetch(`http://127.0.0.1:${port}/v1/workflows/chain/runs`, { method: 'POST', headers, body: '{}' }).then((r) => r.text())));
+    }
+  };
+  const drain = process.env.DRAIN === '1';
+  if (drain) await post();
+
+  const nodeArgs = [
+    ...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []),
+    ...(process.env.WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
+  const workers = [0, 1].map(() => startProcess(APP.worker, { ...env, WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '20' }, nodeArgs));
+  procs.push(...workers);
+  await Promise.all(workers.map((w) => w.waitFor(/worker consuming/)));
+  console.log(`workers: ${workers.map((w) => w.child.pid).join(' ')}`);
+
   const sample = () => ({ web: cpuSeconds(web.child.pid!), ...sampleCpu(workers.map((w) => w.child.pid!)) });
   const db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
   const before = sample();
   const started = Date.now();
-  for (let i = 0; i < RUNS; i += 20) {
-    await Promise.all(Array.from({ length: Math.min(20, RUNS - i) }, () => fetch(`http://127.0.0.1:${port}/v1/workflows/chain/runs`, { method: 'POST', headers, body: '{}' }).then((r) => r.text())));
-  }
+  if (!drain) await post();
   for (;;) {
     const { rows } = await db.query(`select count(*)::int as n from runs where status in ('succeeded', 'failed')`);
     if (rows[0].n >= RUNS) break;

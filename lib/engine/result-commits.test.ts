@@ -76,6 +76,26 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
     expect(events.filter((e) => e.type === 'node.succeeded').map((e) => e.node_id)).toEqual(['a', 'b']);
   });
 
+  it("a batch's events, written by one insert, each land on their own run, in their run's order", async () => {
+    const runs = [await startRun('pair'), await startRun('pair'), await startRun('blocker')];
+    const attempts = [await claim(runs[0]!, 'a'), await claim(runs[1]!, 'a'), await claim(runs[2]!, 'x')];
+    const before = batches.length;
+    const blocker = (await blockerResult())();
+    await Promise.all([
+      commitResult(stack.engine, runs[0]!, 'a', { status: 'running', attempt: attempts[0]! }, { status: 'succeeded', output: 0 }),
+      commitResult(stack.engine, runs[1]!, 'a', { status: 'running', attempt: attempts[1]! }, { status: 'failed', error: { code: 'boom', message: 'no' } }),
+      commitResult(stack.engine, runs[2]!, 'x', { status: 'running', attempt: attempts[2]! }, { status: 'succeeded', output: 2 }),
+    ]);
+    await blocker;
+    expect(batches.slice(before)).toContain(3);
+    const events = async (runId: string) =>
+      (await stack.db.selectFrom('run_events').select(['type', 'node_id']).where('run_id', '=', runId).where('type', '<>', 'node.started').orderBy('id').execute())
+        .map((e) => `${e.type}${e.node_id ? ` ${e.node_id}` : ''}`);
+    expect(await events(runs[0]!)).toEqual(['run.queued', 'run.started', 'node.queued a', 'node.succeeded a', 'node.queued then']);
+    expect(await events(runs[1]!)).toEqual(['run.queued', 'run.started', 'node.queued a', 'node.failed a', 'node.skipped then', 'run.failed']);
+    expect(await events(runs[2]!)).toEqual(['run.queued', 'run.started', 'node.queued x', 'node.succeeded x', 'run.succeeded']);
+  });
+
   it('claims in one batch: a node delivered twice is claimed once, each run locked once', async () => {
     const runs = [await startRun('diamond'), await startRun('diamond')];
     const blockerRuns = [await startRun('blocker'), await startRun('blocker'), await startRun('blocker')];
