@@ -1,5 +1,6 @@
-import sodium from 'libsodium-wrappers';
 import type { EncryptionKey } from './config.js';
+
+type Sodium = typeof import('libsodium-wrappers');
 
 /**
  * Credential encryption: XChaCha20-Poly1305 (libsodium AEAD) with a random 24-byte nonce.
@@ -24,8 +25,17 @@ export class DecryptionError extends Error {
   }
 }
 
-let ready: Promise<void> | undefined;
-const init = () => (ready ??= sodium.ready);
+/**
+ * Loaded on first use: libsodium is ~13 MB of a process's memory, and a worker whose nodes use
+ * no credential, or a scheduler, never needs it.
+ */
+let loaded: Promise<Sodium> | undefined;
+const init = () =>
+  (loaded ??= import('libsodium-wrappers').then(async (m) => {
+    const sodium = (m.default ?? m) as Sodium;
+    await sodium.ready;
+    return sodium;
+  }));
 
 const associatedData = (b: Binding, keyId: string) => `conveyor:credential:v1:${b.workspaceId}:${b.credentialId}:${keyId}`;
 
@@ -43,13 +53,13 @@ export function createKeyring(keys: readonly EncryptionKey[]): Keyring {
   return {
     currentKeyId: current.id,
     async seal(plaintext, binding) {
-      await init();
+      const sodium = await init();
       const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
       const ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associatedData(binding, current.id), null, nonce, current.key);
       return { keyId: current.id, nonce: Buffer.from(nonce), ciphertext: Buffer.from(ciphertext) };
     },
     async open(sealed, binding) {
-      await init();
+      const sodium = await init();
       const key = byId.get(sealed.keyId);
       if (!key) throw new DecryptionError(`credential was encrypted with key '${sealed.keyId}', which ENCRYPTION_KEY no longer holds`);
       try {

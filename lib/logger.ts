@@ -62,3 +62,18 @@ export function createLogger({ level, name, destination, mixin }: LoggerOptions)
     destination,
   );
 }
+
+/**
+ * A Logger that is `make()`'s, made on first use: a child logger costs its bindings' serialisation
+ * and redaction, too much to pay per request or per node for lines that are mostly never written.
+ */
+export function lazyLogger(make: () => Logger): Logger {
+  let made: Logger | undefined;
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      const target = (made ??= make());
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

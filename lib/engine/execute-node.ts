@@ -4,6 +4,7 @@ import { appendEvents } from '../../db/run-events.js';
 import { isUnstorableValue } from '../../db/errors.js';
 import { lockRun } from '../../db/runs.js';
 import type { JsonValue } from '../../db/types.js';
+import { lazyLogger } from '../logger.js';
 import { EXPRESSION_BUDGET_MS, evaluateGuard, resolveTemplates, type ExpressionScope } from '../expressions.js';
 import type { NodeJob } from '../jobs.js';
 import { Suspension, type Json } from '../providers/types.js';
@@ -18,6 +19,7 @@ import { NodeError, classifyError, redactSecrets } from './node-errors.js';
 import { cleanText, unstorableEscape } from './storable-text.js';
 import { claim as claimBatched } from './claim-commits.js';
 import { commitResult } from './result-commits.js';
+import { NodeStop } from './node-stop.js';
 import { inTransaction, safely } from './tx.js';
 import { loadVersion, type CompiledVersion } from './versions.js';
 import { suspendNode } from './waits.js';
@@ -70,7 +72,7 @@ function thrownStatus(err: unknown, jobSignal: AbortSignal): string {
 
 async function executeClaimed(deps: EngineDeps, job: NodeJob, jobSignal: AbortSignal, claim: ClaimedNode): Promise<NodeExecution> {
   const started = performance.now();
-  const log = deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts });
+  const log = lazyLogger(() => deps.log.child({ runId: job.runId, nodeId: job.nodeId, attempt: claim.attempts }));
   let compiled: CompiledVersion;
   try {
     compiled = await loadVersion(deps.db, claim.workflow_id, claim.version);
@@ -82,15 +84,22 @@ async function executeClaimed(deps: EngineDeps, job: NodeJob, jobSignal: AbortSi
     throw new RetryLater(INFRA_RETRY_MS, `could not load the workflow version: ${(err as Error).message}`);
   }
   const node = compiled.nodes.get(job.nodeId);
-  const lost = new AbortController();
+  const stop = new NodeStop();
+  let lost = false;
   const cancel = deps.aborts.track(job.runId);
+  stop.follow(jobSignal);
+  stop.follow(cancel.signal);
   let beating = false;
   const heartbeat = setInterval(() => {
     // One heartbeat in flight per node: a slow database must not pile them onto the pool.
     if (beating) return;
     beating = true;
     heartbeatNode(deps.db, job.runId, job.nodeId, claim.attempts)
-      .then((ours) => ours || lost.abort(new NodeError('superseded', 'node no longer held by this worker')))
+      .then((ours) => {
+        if (ours) return;
+        lost = true;
+        stop.abort(new NodeError('superseded', 'node no longer held by this worker'));
+      })
       .catch((err: Error) => log.warn({ err: err.message }, 'node heartbeat failed; the next one retries'))
       .finally(() => (beating = false));
   }, deps.settings.nodeLockMs / 3);
@@ -98,16 +107,16 @@ async function executeClaimed(deps: EngineDeps, job: NodeJob, jobSignal: AbortSi
   const seen: Seen = {};
   try {
     if (!node) throw new NodeError('unknown_node', `node '${job.nodeId}' is not in version ${claim.version}`);
-    result = await runNode(deps, compiled, node, claim, job, AbortSignal.any([jobSignal, lost.signal, cancel.signal]), log, seen);
+    result = await runNode(deps, compiled, node, claim, job, stop, log, seen);
   } catch (err) {
     if (cancel.signal.aborted) {
       // The cancelling transaction already recorded the node as cancelled: nothing to add.
       log.info('node aborted: run ended');
       return { status: 'ignored' };
     }
-    if (jobSignal.aborted || lost.signal.aborted) {
+    if (jobSignal.aborted || lost) {
       // Cancelled or taken over: whoever holds the node now records its result.
-      log.info({ reason: String(jobSignal.reason ?? lost.signal.reason) }, 'node aborted');
+      log.info({ reason: String(jobSignal.reason ?? stop.signal.reason) }, 'node aborted');
       throw err;
     }
     const { error, retryable } = classifyError(err);
@@ -121,6 +130,7 @@ async function executeClaimed(deps: EngineDeps, job: NodeJob, jobSignal: AbortSi
     result = { status: 'failed', error, ...(seen.params === undefined ? {} : { params: seen.params }) };
   } finally {
     clearInterval(heartbeat);
+    stop.dispose();
     cancel.release();
   }
   const ms = Math.round(performance.now() - started);
@@ -183,7 +193,7 @@ async function runNode(
   node: NodeDefinition,
   claim: ClaimedNode,
   job: NodeJob,
-  signal: AbortSignal,
+  stop: NodeStop,
   log: EngineDeps['log'],
   seen: Seen,
 ): Promise<NodeOutcome | Suspension> {
@@ -191,19 +201,19 @@ async function runNode(
   if (!provider) throw new NodeError('unknown_type', `no provider for node type '${node.type}'`);
   // The node's time runs from here: resolving its inputs is part of it, not free before it.
   const timeoutMs = node.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
-  const timeout = AbortSignal.timeout(timeoutMs);
   const timedOut = () => new NodeError('timeout', `node '${node.id}' timed out after ${timeoutMs} ms`);
-  const stages = AbortSignal.any([signal, timeout]);
+  stop.timeoutAfter(timeoutMs, timedOut);
+  const signal = stop.signal;
   const scope = await buildScope(deps, compiled, claim, job);
   const exprOpts = { nodeId: node.id, budgetMs: Math.min(EXPRESSION_BUDGET_MS, timeoutMs), maxBytes: deps.settings.maxExpressionBytes };
   let resolved: unknown;
   try {
-    if (node.when !== undefined && !(await evaluateGuard(node.when, scope, exprOpts, stages))) {
+    if (node.when !== undefined && !(await evaluateGuard(node.when, scope, exprOpts, signal))) {
       return { status: 'skipped', error: { code: 'condition_false', message: `when guard is false: ${node.when}` } };
     }
-    resolved = await resolveTemplates(node.params, scope, '/params', exprOpts, stages);
+    resolved = await resolveTemplates(node.params, scope, '/params', exprOpts, signal);
   } catch (err) {
-    if (timeout.aborted && !signal.aborted) throw timedOut();
+    if (stop.timedOut) throw timedOut();
     throw err;
   }
   const params = provider.params.safeParse(resolved);
@@ -215,28 +225,27 @@ async function runNode(
   // Also the forms a provider puts on the wire (Basic's base64 of user:password) that a target may echo.
   const secrets = credential ? redactionValues(credential) : [];
   seen.params = recordedParams(params.data, secrets);
-  const providerSignal = stages;
   try {
     // Through a promise: a plugin's `run` may throw synchronously or return a plain value.
     const output = await abortable(
       Promise.resolve().then(() => provider.run({
         params: params.data,
         credential,
-        signal: providerSignal,
+        signal,
         log,
         idempotencyKey: `${job.runId}:${job.nodeId}`,
         run: { id: job.runId, workflowId: claim.workflow_id, workspaceId: claim.workspace_id, nodeId: job.nodeId, attempt: claim.attempts },
         settings: deps.settings,
         startChildRun: (req) =>
           startChildRun(deps, { runId: job.runId, nodeId: job.nodeId, workspaceId: claim.workspace_id, depth: claim.depth, priority: claim.priority }, req),
-        fetch: guardedFetch({ allowHosts: deps.settings.httpAllowHosts, maxResponseBytes: deps.settings.maxResponseBytes, signal: providerSignal, secrets }),
+        fetch: guardedFetch({ allowHosts: deps.settings.httpAllowHosts, maxResponseBytes: deps.settings.maxResponseBytes, signal, secrets }),
       })),
-      providerSignal,
+      signal,
     );
     if (output instanceof Suspension) return output;
     return { status: 'succeeded', output: checkOutput(redactSecrets(asJsonOutput(output), secrets), deps.settings.maxNodeOutputBytes), params: seen.params };
   } catch (err) {
-    if (timeout.aborted && !signal.aborted) throw timedOut();
+    if (stop.timedOut) throw timedOut();
     const { error, retryable } = classifyError(err);
     throw new ProviderError(error.code, redactSecrets(error.message, secrets), { retryable });
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../../../lib/logger.js';
+import { lazyLogger, type Logger } from '../../../lib/logger.js';
 import type { ApiEnv } from '../context.js';
 import { callerOf } from './auth.js';
 
@@ -31,7 +31,7 @@ export function requestContext(log: Logger): MiddlewareHandler<ApiEnv> {
       return reqLog;
     };
     c.set('requestId', requestId);
-    c.set('log', lazy(child));
+    c.set('log', lazyLogger(child));
     const started = performance.now();
     await next();
     const status = c.res.status;
@@ -40,15 +40,4 @@ export function requestContext(log: Logger): MiddlewareHandler<ApiEnv> {
     if (status >= 500) child().error(line, 'request');
     else child().debug(line, 'request');
   };
-}
-
-/** A Logger that is `make()`'s, made on first use. */
-function lazy(make: () => Logger): Logger {
-  return new Proxy({} as Logger, {
-    get(_target, prop) {
-      const target = make();
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
 }
