@@ -11,7 +11,7 @@ import { scratchDataParent, startEmbeddedPostgres, type EmbeddedPostgres } from 
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
 import { startOtlpSink } from './otlp-sink.js';
-import { cpuPerItem, sampleCpu } from './process-cpu.js';
+import { cpuPerItem, cpuSeconds, sampleCpu } from './process-cpu.js';
 import { median, percentile, round, withConcurrency } from './stats.js';
 
 /**
@@ -323,11 +323,22 @@ async function engine(backend: Backend, env: Record<string, string>) {
   await queues.close();
 
   const throughput = async (workflow: string, runs: number, nodesPerRun: number) => {
+    const pids = workers.map((w) => w.child.pid!);
+    const before = { ...sampleCpu(pids), web: cpuSeconds(web.child.pid!), load: process.cpuUsage() };
     const t0 = Date.now();
     const started = await startRuns(api, workflow, runs);
     const last = await waitRuns(db, started.ids);
     const seconds = (last - t0) / 1000;
-    return { runs, nodesPerSecond: round((runs * nodesPerRun) / seconds), runsPerSecond: round(runs / seconds), latencies: started.latencies };
+    // Where the CPU of a run went, the load generator (this process: 50 HTTP clients) included:
+    // on two cores, what every process spends per run bounds the runs per second.
+    const load = process.cpuUsage(before.load);
+    const perRun = (secondsOfCpu: number) => round((secondsOfCpu * 1000) / runs, 2);
+    const cpuMsPerRun = {
+      ...cpuPerItem(before, sampleCpu(pids), runs),
+      web: perRun(cpuSeconds(web.child.pid!) - before.web),
+      loadGenerator: perRun((load.user + load.system) / 1e6),
+    };
+    return { runs, nodesPerSecond: round((runs * nodesPerRun) / seconds), runsPerSecond: round(runs / seconds), latencies: started.latencies, cpuMsPerRun };
   };
   const one = await throughput('one', n(2000), 1);
   const chain10 = await throughput('chain10', n(200), 10);
@@ -363,7 +374,7 @@ async function engine(backend: Backend, env: Record<string, string>) {
   return {
     drain,
     coldDrain,
-    one: { runs: one.runs, nodesPerSecond: one.nodesPerSecond, runsPerSecond: one.runsPerSecond },
+    one: { runs: one.runs, nodesPerSecond: one.nodesPerSecond, runsPerSecond: one.runsPerSecond, cpuMsPerRun: one.cpuMsPerRun },
     chain10: { runs: chain10.runs, nodesPerSecond: chain10.nodesPerSecond, runsPerSecond: chain10.runsPerSecond },
     fan50: { runs: fan50.runs, nodesPerSecond: fan50.nodesPerSecond, runsPerSecond: fan50.runsPerSecond },
     postRunsMs: { clients: CLIENTS, p50: round(median(one.latencies)), p99: round(percentile(one.latencies, 99)) },
@@ -434,6 +445,7 @@ function table(results: Awaited<ReturnType<typeof benchBackend>>[]): string {
     ['queued 1-node runs drained (warm workers): nodes/s', (r) => `${r.engine.drain.nodesPerSecond} (${r.ratios.drain}×)`],
     ['  the same, workers started cold on 1,000 runs', (r) => `${r.engine.coldDrain.nodesPerSecond} (${round(r.engine.coldDrain.nodesPerSecond / r.baseline.jobsPerSecond, 2)}×)`],
     ['1-node runs through the API: runs/s (× raw)', (r) => `${r.engine.one.runsPerSecond} (${r.ratios.api}×)`],
+    ['  CPU ms per run: load generator/web/workers/PostgreSQL/Redis', (r) => { const c = r.engine.one.cpuMsPerRun; return `${c.loadGenerator} / ${c.web} / ${cpuCell(c)}`; }],
     ['10-node chains: nodes/s (× raw)', (r) => `${r.engine.chain10.nodesPerSecond} (${r.ratios.chain10}×)`],
     ['1→50→1 fan: nodes/s (× raw)', (r) => `${r.engine.fan50.nodesPerSecond} (${r.ratios.fan50}×)`],
     [`POST /runs p50/p99 ms (${CLIENTS} clients)`, (r) => `${r.engine.postRunsMs.p50} / ${r.engine.postRunsMs.p99}`],
