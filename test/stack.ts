@@ -13,6 +13,7 @@ import type { EngineDeps } from '../lib/engine/deps.js';
 import { listenForCancellations } from '../lib/engine/cancel-listener.js';
 import { engineDeps } from '../lib/engine/engine-deps.js';
 import { allQueueNames } from '../lib/engine/queues.js';
+import { afterCommitsSettled } from '../lib/engine/tx.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
 import type { ProviderRegistry } from '../lib/providers/registry.js';
@@ -138,6 +139,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     async close() {
       await runEvents.close();
       await Promise.allSettled(workers.map((w) => w.close(true)));
+      await afterCommitsSettled(engine);
       await cancellations.close();
       for (const name of allQueueNames(engine.registry)) {
         await queues.queue(name).obliterate({ force: true }).catch(() => {});

@@ -7,6 +7,7 @@ import { credentialResolver } from '../../lib/credentials/resolver.js';
 import { createKeyring } from '../../lib/crypto.js';
 import { listenForCancellations } from '../../lib/engine/cancel-listener.js';
 import { engineDeps } from '../../lib/engine/engine-deps.js';
+import { afterCommitsSettled } from '../../lib/engine/tx.js';
 import { createLogger } from '../../lib/logger.js';
 import { createMetrics, serveMetrics } from '../../lib/metrics.js';
 import { loadRegistryOrExit } from '../../lib/providers/plugins.js';
@@ -47,6 +48,8 @@ let metricsServer: ReturnType<typeof serveMetrics> | undefined;
 installShutdown(log, config.SHUTDOWN_GRACE_MS, [
   // Worker.close() stops taking jobs and waits for the in-flight ones to finish.
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+  // The drained nodes' successors' jobs, still on their way to the queue.
+  { name: 'queue work', close: () => afterCommitsSettled(deps) },
   // After the drain: the row then says "stopped", not "stuck".
   { name: 'heartbeat', close: async () => heartbeat?.stop() },
   // The drained nodes' spans, flushed with a bounded wait.

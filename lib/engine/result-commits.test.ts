@@ -6,6 +6,8 @@ import { cancelRun } from './cancel.js';
 import { claim as claimBatched } from './claim-commits.js';
 import { commitResult, RESULT_BATCHES_IN_FLIGHT } from './result-commits.js';
 import { sweep } from './sweeper.js';
+import { afterCommitsSettled } from './tx.js';
+import { DEFAULT_NODE_QUEUE, nodeJobId } from '../jobs.js';
 
 /**
  * The group commit of node results under contention: results that meet in one batch each keep
@@ -94,6 +96,52 @@ describe.each(backends())('group-committed results on the %s backend', (backend)
     expect(await events(runs[0]!)).toEqual(['run.queued', 'run.started', 'node.queued a', 'node.succeeded a', 'node.queued then']);
     expect(await events(runs[1]!)).toEqual(['run.queued', 'run.started', 'node.queued a', 'node.failed a', 'node.skipped then', 'run.failed']);
     expect(await events(runs[2]!)).toEqual(['run.queued', 'run.started', 'node.queued x', 'node.succeeded x', 'run.succeeded']);
+  });
+
+  it("a result returns once committed; its successors' jobs follow, and afterCommitsSettled waits for them", async () => {
+    const runId = await startRun('pair');
+    const attempt = await claim(runId, 'a');
+    const nodesQueue = stack.engine.queues.queue(DEFAULT_NODE_QUEUE);
+    const addBulk = nodesQueue.addBulk.bind(nodesQueue);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    nodesQueue.addBulk = async (jobs) => (await held, addBulk(jobs));
+    try {
+      // The successor's job is held back: the result is recorded and answered all the same.
+      const recorded = await commitResult(stack.engine, runId, 'a', { status: 'running', attempt }, { status: 'succeeded', output: 1 });
+      expect(recorded.recorded).toBe(true);
+      expect((await nodes(runId)).then).toBe('queued');
+      let settled = false;
+      const waiting = afterCommitsSettled(stack.engine).then(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(settled).toBe(false);
+      release();
+      await waiting;
+      expect(await nodesQueue.getJob(nodeJobId(runId, 'then'))).toBeTruthy();
+    } finally {
+      nodesQueue.addBulk = addBulk;
+      release();
+    }
+  });
+
+  it('queue work that fails after a commit is logged, not thrown: the result stands and the sweeper adds the missing job', async () => {
+    const runId = await startRun('pair');
+    const attempt = await claim(runId, 'a');
+    const nodesQueue = stack.engine.queues.queue(DEFAULT_NODE_QUEUE);
+    const addBulk = nodesQueue.addBulk.bind(nodesQueue);
+    nodesQueue.addBulk = async () => {
+      throw new Error('Redis went away');
+    };
+    try {
+      expect((await commitResult(stack.engine, runId, 'a', { status: 'running', attempt }, { status: 'succeeded', output: 1 })).recorded).toBe(true);
+      await afterCommitsSettled(stack.engine);
+    } finally {
+      nodesQueue.addBulk = addBulk;
+    }
+    expect(await nodesQueue.getJob(nodeJobId(runId, 'then'))).toBeFalsy();
+    expect((await nodes(runId)).then).toBe('queued');
+    expect((await sweep(stack.engine, { graceMs: 0 })).reenqueued).toBeGreaterThanOrEqual(1);
+    expect(await nodesQueue.getJob(nodeJobId(runId, 'then'))).toBeTruthy();
   });
 
   it('claims in one batch: a node delivered twice is claimed once, each run locked once', async () => {

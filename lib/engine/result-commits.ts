@@ -3,7 +3,7 @@ import { recordNodeOutcomes, type NodeResult } from '../../db/settle.js';
 import { GroupCommit } from '../group-commit.js';
 import { advanced, nodeResult, recordOutcome, type Recorded } from './advance.js';
 import type { EngineDeps } from './deps.js';
-import { inStatement, safely } from './tx.js';
+import { inStatement, inStatementThenQueue, safely } from './tx.js';
 
 /**
  * Node results of one worker process, group-committed: the results that finish while a batch is
@@ -47,7 +47,7 @@ function commitsFor(deps: EngineDeps): GroupCommit<NodeResult, Recorded> {
 async function recordBatch(deps: EngineDeps, results: NodeResult[]): Promise<Recorded[]> {
   // Stable: a run's results keep their arrival order.
   const order = results.map((_, i) => i).sort((a, b) => compare(results[a]!.runId, results[b]!.runId));
-  return inStatement(deps, async (ctx) => {
+  return inStatementThenQueue(deps, async (ctx) => {
     const recorded = await recordNodeOutcomes(ctx.tx, order.map((i) => results[i]!), deps.settings.maxNodeOutputBytes);
     const out: Recorded[] = new Array(results.length);
     for (const [k, i] of order.entries()) out[i] = await advanced(ctx, recorded[k]!);

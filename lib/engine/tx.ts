@@ -28,6 +28,40 @@ export function inStatement<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise
   return committed(deps, (fx) => fn({ tx: deps.db, fx, deps }));
 }
 
+/**
+ * inStatement for a node's result, whose consequences need not hold up the job: once the
+ * statement has committed it returns, and the queue work it recorded (the successors' jobs,
+ * admission, a parent's node) goes on while BullMQ completes the job — the successor's `addBulk`
+ * and the job's completion-and-fetch then travel together instead of one after the other, a
+ * round trip less per chain step. Losing that work (a crash, Redis down) loses nothing: the
+ * successors are queued in PostgreSQL and the sweeper adds the jobs it finds missing, as it
+ * always did for a crash after the commit. A worker's shutdown waits for it (`afterCommitsSettled`).
+ */
+export async function inStatementThenQueue<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
+  let fx!: AfterCommit;
+  const result = await conflictsRetried(deps, () => fn({ tx: deps.db, fx: (fx = new AfterCommit()), deps }));
+  const work = afterCommit(deps, fx).catch((err: Error) =>
+    deps.log.warn({ err: err.message }, 'queue work after a commit failed; the sweeper adds the jobs it left missing'),
+  );
+  const set = pendingFor(deps);
+  set.add(work);
+  void work.finally(() => set.delete(work));
+  return result;
+}
+
+const pending = new WeakMap<EngineDeps, Set<Promise<void>>>();
+const pendingFor = (deps: EngineDeps) => {
+  let set = pending.get(deps);
+  if (!set) pending.set(deps, (set = new Set()));
+  return set;
+};
+
+/** Resolves when the queue work of every commit so far is done (a worker's shutdown waits for it). */
+export async function afterCommitsSettled(deps: EngineDeps): Promise<void> {
+  const set = pending.get(deps);
+  while (set && set.size > 0) await Promise.allSettled([...set]);
+}
+
 async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<T> {
   // A fresh record per attempt: a rolled-back attempt's queue work must not be applied.
   let fx!: AfterCommit;
