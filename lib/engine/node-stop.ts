@@ -31,6 +31,8 @@ export class NodeStop {
       this.timedOut = true;
       this.abort(reason());
     }, ms);
+    // As AbortSignal.timeout's: a node's timer alone does not keep the process alive.
+    this.timer.unref();
   }
 
   abort(reason: unknown): void {
