@@ -3,6 +3,7 @@ import pg from 'pg';
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess } from '../test/process.js';
 import { cpuSeconds, sampleCpu } from './process-cpu.js';
+import { dropScratchQueues } from './scratch-queues.js';
 
 /**
  * `npm run bench:cpu`: where the CPU of a node execution goes, by process. Runs LEN-node chains
@@ -94,6 +95,7 @@ try {
   }
 } finally {
   await Promise.all(procs.map((p) => p.stop()));
+  await dropScratchQueues(env).catch(() => {});
   await admin.query(`drop database if exists ${name} with (force)`);
   await admin.end();
 }

@@ -12,6 +12,7 @@ import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
 import { startOtlpSink } from './otlp-sink.js';
 import { cpuPerItem, cpuSeconds, sampleCpu } from './process-cpu.js';
+import { dropScratchQueues } from './scratch-queues.js';
 import { median, percentile, round, withConcurrency } from './stats.js';
 
 /**
@@ -429,6 +430,7 @@ async function benchBackend(backend: Backend, env: Env) {
     };
   } finally {
     await sink?.close();
+    await dropScratchQueues(appEnv).catch(() => {});
     await database.drop().catch(() => {});
   }
 }

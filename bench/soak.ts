@@ -7,6 +7,7 @@ import { scratchDataParent, startEmbeddedPostgres, type EmbeddedPostgres } from 
 import { freePort } from '../scripts/free-port.js';
 import { ENTRIES, startProcess, type AppProcess } from '../test/process.js';
 import { round } from './stats.js';
+import { dropScratchQueues } from './scratch-queues.js';
 
 /**
  * `npm run bench -- --soak 10m`: web, workers and the scheduler under a steady flow of runs for
@@ -198,6 +199,7 @@ export async function soak(durationText: string, opts: { built: boolean }): Prom
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
     redis.disconnect();
+    await dropScratchQueues(env).catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
     await admin.end();
     await embedded?.stop();
