@@ -38,8 +38,7 @@ export function inStatement<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise
  * always did for a crash after the commit. A worker's shutdown waits for it (`afterCommitsSettled`).
  */
 export async function inStatementThenQueue<T>(deps: EngineDeps, fn: (ctx: TxContext) => Promise<T>): Promise<T> {
-  let fx!: AfterCommit;
-  const result = await conflictsRetried(deps, () => fn({ tx: deps.db, fx: (fx = new AfterCommit()), deps }));
+  const { result, fx } = await untilCommitted(deps, (fx) => fn({ tx: deps.db, fx, deps }));
   const work = afterCommit(deps, fx).catch((err: Error) =>
     deps.log.warn({ err: err.message }, 'queue work after a commit failed; the sweeper adds the jobs it left missing'),
   );
@@ -63,11 +62,17 @@ export async function afterCommitsSettled(deps: EngineDeps): Promise<void> {
 }
 
 async function committed<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<T> {
+  const { result, fx } = await untilCommitted(deps, step);
+  await afterCommit(deps, fx);
+  return result;
+}
+
+/** `step` retried until it commits, with the queue work its committed attempt recorded. */
+async function untilCommitted<T>(deps: EngineDeps, step: (fx: AfterCommit) => Promise<T>): Promise<{ result: T; fx: AfterCommit }> {
   // A fresh record per attempt: a rolled-back attempt's queue work must not be applied.
   let fx!: AfterCommit;
   const result = await conflictsRetried(deps, () => step((fx = new AfterCommit())));
-  await afterCommit(deps, fx);
-  return result;
+  return { result, fx };
 }
 
 /**
