@@ -9,8 +9,8 @@ import { createQueueBackend } from '../lib/queue.js';
  * the work and a conditional result (`running → succeeded`, with its output and event) after it,
  * each group-committed exactly as the engine's (lib/group-commit.ts, one batch in flight). No
  * run row, no DAG, no successors, no expressions: whatever Conveyor costs above this is its own;
- * what this costs below raw BullMQ is the price of the contract. Started by bench/run.ts, which
- * creates the two tables (`floorTables` there).
+ * what this costs below raw BullMQ is the price of the contract. Started by bench/run.ts, whose
+ * `floor()` creates the two tables and the queued rows.
  */
 const log = pino({ level: 'warn' });
 const queues = createQueueBackend(

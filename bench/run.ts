@@ -138,84 +138,91 @@ async function rss(children: AppProcess[]): Promise<{ rssMb: number; peakMb: num
   }));
 }
 
+/** Jobs the baseline and the floor are timed on, after their warm-up of 2,000. */
+const timedJobs = (backend: Backend) => Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
+
+/**
+ * Starts WORKERS processes of `script` at the engine's concurrency, warms them with 2,000 jobs,
+ * then times `timedJobs` more: jobs per second and CPU per job by process. `feed(count)` adds
+ * that many jobs and resolves once the queue is idle.
+ */
+async function timedWorkers(backend: Backend, script: string, ready: RegExp, env: Record<string, string>, feed: (count: number) => Promise<void>) {
+  const workers = Array.from({ length: WORKERS }, () => startProcess(script, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
+  try {
+    await Promise.all(workers.map((w) => w.waitFor(ready, 30_000)));
+    // At its best: warmed up, then enough jobs that start-up and the last stragglers weigh
+    // nothing (a small, cold run measured BullMQ at a third of its rate).
+    await feed(2000);
+    const jobs = timedJobs(backend);
+    const pids = workers.map((w) => w.child.pid!);
+    const cpuBefore = sampleCpu(pids);
+    const t0 = performance.now();
+    await feed(jobs);
+    const seconds = (performance.now() - t0) / 1000;
+    return { jobsPerSecond: round(jobs / seconds), jobs, cpuMs: cpuPerItem(cpuBefore, sampleCpu(pids), jobs) };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+const JOB_OPTS = { removeOnComplete: { age: 3600, count: 1000 } };
+
+/** Adds `count` jobs in addBulks of 500 and resolves once the queue is idle. */
+async function addJobs(queues: QueueBackend, name: string, count: number, data: (i: number) => object): Promise<void> {
+  for (let i = 0; i < count; i += 500) {
+    await queues.queue(name).addBulk(Array.from({ length: Math.min(500, count - i) }, (_, k) => ({ name: 'node', data: data(i + k), opts: JOB_OPTS })));
+  }
+  await waitIdle(queues, name);
+}
+
 async function raw(backend: Backend, env: Record<string, string>) {
   const queues = createQueueBackend({ REDIS_URL: env.REDIS_URL, DATABASE_URL: env.DATABASE_URL!, QUEUE_PREFIX: env.QUEUE_PREFIX! }, quiet);
   const queue = queues.queue('raw');
   const payload = () => ({ runId: crypto.randomUUID(), nodeId: 'step' });
-  const opts = { removeOnComplete: { age: 3600, count: 1000 } };
-
-  const sample = n(1000);
-  const before = await queueBytes(backend, env);
-  await queue.addBulk(Array.from({ length: sample }, () => ({ name: 'node', data: payload(), opts })));
-  const bytesPerJob = (await queueBytes(backend, env) - before) / sample;
-  await queue.obliterate({ force: true });
-
-  const workers = Array.from({ length: WORKERS }, () => startProcess('bench/raw-worker.ts', { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
-  await Promise.all(workers.map((w) => w.waitFor(/raw worker ready/, 30_000)));
-  // The baseline at its best: warmed up, then enough jobs that start-up and the last stragglers
-  // weigh nothing (a small, cold run measured BullMQ at a third of its rate).
-  const feed = async (count: number) => {
-    for (let i = 0; i < count; i += 500) await queue.addBulk(Array.from({ length: Math.min(500, count - i) }, () => ({ name: 'node', data: payload(), opts })));
-    await waitIdle(queues, 'raw');
-  };
-  await feed(2000);
-  const jobs = Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
-  const cpuBefore = sampleCpu(workers.map((w) => w.child.pid!));
-  const t0 = performance.now();
-  await feed(jobs);
-  const seconds = (performance.now() - t0) / 1000;
-  const cpuMs = cpuPerItem(cpuBefore, sampleCpu(workers.map((w) => w.child.pid!)), jobs);
-  await Promise.all(workers.map((w) => w.stop()));
-  await queue.obliterate({ force: true });
-  await queues.close();
-  return { jobsPerSecond: round(jobs / seconds), bytesPerJob: Math.round(bytesPerJob), jobs, cpuMs };
+  try {
+    const sample = n(1000);
+    const before = await queueBytes(backend, env);
+    await queue.addBulk(Array.from({ length: sample }, () => ({ name: 'node', data: payload(), opts: JOB_OPTS })));
+    const bytesPerJob = (await queueBytes(backend, env) - before) / sample;
+    await queue.obliterate({ force: true });
+    const timed = await timedWorkers(backend, 'bench/raw-worker.ts', /raw worker ready/, env, (count) => addJobs(queues, 'raw', count, payload));
+    return { ...timed, bytesPerJob: Math.round(bytesPerJob) };
+  } finally {
+    await queue.obliterate({ force: true });
+    await queues.close();
+  }
 }
 
 /**
  * The floor (bench/floor-worker.ts): BullMQ with, per job, only the PostgreSQL writes every node
  * must have in a design whose source of truth is PostgreSQL — its claim and its result, each a
- * conditional update with its event, group-committed as the engine's are. Measured as `raw` is:
- * same workers, concurrency, warm-up and job count; the node rows exist before the clock starts,
- * as queued runs do before the engine's drain.
+ * conditional update with its event, group-committed as the engine's are. Measured as `raw` is;
+ * the node rows exist before the clock starts, as queued runs do before the engine's drain.
  */
 async function floor(backend: Backend, env: Record<string, string>) {
   const db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
+  const nodes = 2000 + timedJobs(backend);
   await db.query(`CREATE TABLE floor_nodes (id bigint PRIMARY KEY, status text NOT NULL, attempts int NOT NULL DEFAULT 0,
                     started_at timestamptz, finished_at timestamptz, output jsonb);
                   CREATE TABLE floor_events (id bigserial PRIMARY KEY, node_id bigint NOT NULL, type text NOT NULL, attempt int,
                     at timestamptz NOT NULL DEFAULT now());
-                  CREATE INDEX ON floor_events (node_id, id);`);
+                  CREATE INDEX ON floor_events (node_id, id);
+                  INSERT INTO floor_nodes (id, status) SELECT g, 'queued' FROM generate_series(0, ${nodes - 1}) g;`);
   const queues = createQueueBackend({ REDIS_URL: env.REDIS_URL, DATABASE_URL: env.DATABASE_URL!, QUEUE_PREFIX: env.QUEUE_PREFIX! }, quiet);
-  const queue = queues.queue('floor');
-  const opts = { removeOnComplete: { age: 3600, count: 1000 } };
   let next = 0;
-  const feed = async (count: number) => {
-    const first = next;
-    next += count;
-    await db.query(`INSERT INTO floor_nodes (id, status) SELECT g, 'queued' FROM generate_series($1::bigint, $2::bigint) g`, [first, next - 1]);
-    const t0 = performance.now();
-    for (let i = 0; i < count; i += 500) {
-      await queue.addBulk(Array.from({ length: Math.min(500, count - i) }, (_, k) => ({ name: 'node', data: { id: first + i + k }, opts })));
-    }
-    await waitIdle(queues, 'floor');
-    return (performance.now() - t0) / 1000;
-  };
-  const workers = Array.from({ length: WORKERS }, () => startProcess('bench/floor-worker.ts', { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   try {
-    await Promise.all(workers.map((w) => w.waitFor(/floor worker ready/, 30_000)));
-    await feed(2000);
-    const jobs = Math.round((backend === 'redis' ? 20_000 : 5_000) * Math.max(1, SCALE));
-    const cpuBefore = sampleCpu(workers.map((w) => w.child.pid!));
-    const seconds = await feed(jobs);
-    const cpuMs = cpuPerItem(cpuBefore, sampleCpu(workers.map((w) => w.child.pid!)), jobs);
+    const timed = await timedWorkers(backend, 'bench/floor-worker.ts', /floor worker ready/, env, (count) => {
+      const first = next;
+      next += count;
+      return addJobs(queues, 'floor', count, (i) => ({ id: first + i }));
+    });
     const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status <> 'succeeded')::int AS open, (SELECT count(*)::int FROM floor_events) AS events FROM floor_nodes`);
     // Every node claimed and finished once: a floor that skipped work would flatter the engine.
-    if (rows[0].open !== 0 || rows[0].events !== 2 * next) throw new Error(`floor: ${rows[0].open} nodes not succeeded, ${rows[0].events} events for ${next} nodes`);
-    return { jobsPerSecond: round(jobs / seconds), jobs, cpuMs };
+    if (rows[0].open !== 0 || rows[0].events !== 2 * nodes) throw new Error(`floor: ${rows[0].open} nodes not succeeded, ${rows[0].events} events for ${nodes} nodes`);
+    return timed;
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-    await queue.obliterate({ force: true });
+    await queues.queue('floor').obliterate({ force: true });
     await queues.close();
     await db.end();
   }
