@@ -144,16 +144,26 @@ const timedJobs = (backend: Backend) => Math.round((backend === 'redis' ? 20_000
 /**
  * Starts WORKERS processes of `script` at the engine's concurrency, warms them with 2,000 jobs,
  * then times `timedJobs` more: jobs per second and CPU per job by process. `feed(count)` adds
- * that many jobs and resolves once the queue is idle.
+ * that many jobs and resolves once the queue is idle; `prepare(count)`, before the clock starts,
+ * sets up what they need.
  */
-async function timedWorkers(backend: Backend, script: string, ready: RegExp, env: Record<string, string>, feed: (count: number) => Promise<void>) {
+async function timedWorkers(
+  backend: Backend,
+  script: string,
+  ready: RegExp,
+  env: Record<string, string>,
+  feed: (count: number) => Promise<void>,
+  prepare: (count: number) => Promise<void> = async () => {},
+) {
   const workers = Array.from({ length: WORKERS }, () => startProcess(script, { ...env, WORKER_CONCURRENCY: String(CONCURRENCY) }));
   try {
     await Promise.all(workers.map((w) => w.waitFor(ready, 30_000)));
     // At its best: warmed up, then enough jobs that start-up and the last stragglers weigh
     // nothing (a small, cold run measured BullMQ at a third of its rate).
+    await prepare(2000);
     await feed(2000);
     const jobs = timedJobs(backend);
+    await prepare(jobs);
     const pids = workers.map((w) => w.child.pid!);
     const cpuBefore = sampleCpu(pids);
     const t0 = performance.now();
@@ -196,30 +206,34 @@ async function raw(backend: Backend, env: Record<string, string>) {
 /**
  * The floor (bench/floor-worker.ts): BullMQ with, per job, only the PostgreSQL writes every node
  * must have in a design whose source of truth is PostgreSQL — its claim and its result, each a
- * conditional update with its event, group-committed as the engine's are. Measured as `raw` is;
- * the node rows exist before the clock starts, as queued runs do before the engine's drain.
+ * conditional update with its event, group-committed as the engine's are. Measured as `raw` is.
  */
 async function floor(backend: Backend, env: Record<string, string>) {
   const db = new pg.Client({ connectionString: env.DATABASE_URL });
   await db.connect();
-  const nodes = 2000 + timedJobs(backend);
   await db.query(`CREATE TABLE floor_nodes (id bigint PRIMARY KEY, status text NOT NULL, attempts int NOT NULL DEFAULT 0,
                     started_at timestamptz, finished_at timestamptz, output jsonb);
                   CREATE TABLE floor_events (id bigserial PRIMARY KEY, node_id bigint NOT NULL, type text NOT NULL, attempt int,
                     at timestamptz NOT NULL DEFAULT now());
-                  CREATE INDEX ON floor_events (node_id, id);
-                  INSERT INTO floor_nodes (id, status) SELECT g, 'queued' FROM generate_series(0, ${nodes - 1}) g;`);
+                  CREATE INDEX ON floor_events (node_id, id);`);
   const queues = createQueueBackend({ REDIS_URL: env.REDIS_URL, DATABASE_URL: env.DATABASE_URL!, QUEUE_PREFIX: env.QUEUE_PREFIX! }, quiet);
-  let next = 0;
+  // Node rows are inserted just before their jobs, as the engine's drain queues its runs just before its clock.
+  let inserted = 0;
+  let enqueued = 0;
+  const prepare = async (count: number) => {
+    await db.query(`INSERT INTO floor_nodes (id, status) SELECT g, 'queued' FROM generate_series($1::bigint, $2::bigint) g`, [inserted, inserted + count - 1]);
+    inserted += count;
+  };
+  const feed = (count: number) => {
+    const first = enqueued;
+    enqueued += count;
+    return addJobs(queues, 'floor', count, (i) => ({ id: first + i }));
+  };
   try {
-    const timed = await timedWorkers(backend, 'bench/floor-worker.ts', /floor worker ready/, env, (count) => {
-      const first = next;
-      next += count;
-      return addJobs(queues, 'floor', count, (i) => ({ id: first + i }));
-    });
+    const timed = await timedWorkers(backend, 'bench/floor-worker.ts', /floor worker ready/, env, feed, prepare);
     const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status <> 'succeeded')::int AS open, (SELECT count(*)::int FROM floor_events) AS events FROM floor_nodes`);
     // Every node claimed and finished once: a floor that skipped work would flatter the engine.
-    if (rows[0].open !== 0 || rows[0].events !== 2 * nodes) throw new Error(`floor: ${rows[0].open} nodes not succeeded, ${rows[0].events} events for ${nodes} nodes`);
+    if (rows[0].open !== 0 || rows[0].events !== 2 * inserted) throw new Error(`floor: ${rows[0].open} nodes not succeeded, ${rows[0].events} events for ${inserted} nodes`);
     return timed;
   } finally {
     await queues.queue('floor').obliterate({ force: true });
